@@ -1,0 +1,121 @@
+/* mh_wire.h: the wire codec: byte buffers, newline framing, a validating
+ * JSON reader that reports values to callbacks, and JSON writers.
+ * Rule: never includes lua.h or uv.h, so it unit-tests alone. */
+#ifndef MH_WIRE_H
+#define MH_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- growable byte buffer ------------------------------------------- */
+
+/* A buffer owns `data` (malloc'd, may be NULL while cap == 0). */
+typedef struct mh_buf {
+  char *data;
+  size_t len;
+  size_t cap;
+} mh_buf_t;
+
+/* Makes room for `extra` more bytes past len. 0, or -1 when out of memory
+ * (the buffer is unchanged then). */
+int mh_buf_reserve(mh_buf_t *b, size_t extra);
+void mh_buf_free(mh_buf_t *b);
+int mh_buf_put(mh_buf_t *b, const void *p, size_t n);
+
+static inline int mh_buf_putc(mh_buf_t *b, char c) {
+  if (b->len == b->cap && mh_buf_reserve(b, 1) != 0) return -1;
+  b->data[b->len++] = c;
+  return 0;
+}
+
+/* ---- framing: one JSON text per line ----------------------------------- */
+
+/* Accumulates bytes read from a stream and yields complete lines. Lines are
+ * returned in place (no copy) and stay valid until the next space/commit. */
+typedef struct mh_framer {
+  mh_buf_t buf;
+  size_t start;    /* first byte of the current (incomplete) line */
+  size_t scanned;  /* bytes after start already known to hold no '\n' */
+  size_t max_line; /* a line longer than this is an error (0: no limit) */
+} mh_framer_t;
+
+/* Free space to read into (at least `want` bytes; may be more). NULL when
+ * out of memory. */
+char *mh_framer_space(mh_framer_t *f, size_t want, size_t *avail);
+void mh_framer_commit(mh_framer_t *f, size_t n);
+/* 1: *line/*len set (without the '\n'); 0: no complete line yet;
+ * -1: the pending line is over max_line (the stream is then unusable). */
+int mh_framer_next(mh_framer_t *f, const char **line, size_t *len);
+/* Bytes held that are not part of a complete line (an unterminated tail). */
+size_t mh_framer_pending(const mh_framer_t *f);
+void mh_framer_free(mh_framer_t *f);
+
+/* ---- JSON reader --------------------------------------------------------- */
+
+typedef enum mh_json_type {
+  MH_JSON_NULL,
+  MH_JSON_FALSE,
+  MH_JSON_TRUE,
+  MH_JSON_INTEGER,
+  MH_JSON_REAL,
+  MH_JSON_STRING
+} mh_json_type_t;
+
+/* A scalar. For strings, `s`/`n` point into the input or into the scratch
+ * buffer (borrowed: valid only during the callback). Strings are returned
+ * as bytes: escapes decoded, lone surrogates \udc80-\udcff decoded to the
+ * single raw byte 0x80-0xff (how non-UTF-8 bytes travel), other lone
+ * surrogates as their 3-byte WTF-8 form. */
+typedef struct mh_json_value {
+  mh_json_type_t type;
+  int64_t i;
+  double d;
+  const char *s;
+  size_t n;
+} mh_json_value_t;
+
+/* Callbacks; each returns 0 to go on or non-zero to stop the parse (the
+ * parse then returns MH_JSON_ABORTED). `index` is the 1-based position in
+ * the parent array, or 0 for an object member or the top-level value;
+ * `depth` is the depth of the value itself (the top-level value is 1). */
+typedef struct mh_json_handler {
+  int (*scalar)(void *ud, const mh_json_value_t *v, size_t index, int depth);
+  int (*begin)(void *ud, int is_object, size_t index, int depth);
+  int (*end)(void *ud, int is_object, size_t count, int depth);
+  int (*key)(void *ud, const char *s, size_t n, int depth);
+} mh_json_handler_t;
+
+enum {
+  MH_JSON_OK = 0,
+  MH_JSON_SYNTAX = -1,   /* not JSON (details in the error) */
+  MH_JSON_DEPTH = -2,    /* nested deeper than max_depth */
+  MH_JSON_RANGE = -3,    /* a number that overflows a double (1e400) */
+  MH_JSON_UTF8 = -4,     /* invalid UTF-8 inside a string */
+  MH_JSON_NOMEM = -5,
+  MH_JSON_ABORTED = -6   /* a callback asked to stop */
+};
+
+typedef struct mh_json_error {
+  size_t offset;   /* byte offset in the input */
+  char msg[96];
+} mh_json_error_t;
+
+/* Parses exactly one JSON text filling [p, p+n) (surrounding white space
+ * allowed). Iterative: depth costs no C stack. `scratch` is reused for
+ * unescaped strings. Returns MH_JSON_OK or one of the negative codes. */
+int mh_json_parse(const char *p, size_t n, int max_depth, mh_buf_t *scratch,
+                  const mh_json_handler_t *h, void *ud, mh_json_error_t *err);
+
+/* ---- JSON writers ----------------------------------------------------------- */
+
+/* Appends `s` as a JSON string with quotes. Valid UTF-8 is copied as is
+ * (only '"', '\\' and control bytes are escaped); each byte that is not
+ * part of valid UTF-8 is written as \udcXX. -1 on out of memory. */
+int mh_wire_put_string(mh_buf_t *b, const char *s, size_t n);
+int mh_wire_put_integer(mh_buf_t *b, int64_t v);
+/* Shortest text that reads back to the same double, always with a '.' or
+ * an exponent so it reads back as a float. -1 when v is NaN or infinite
+ * (not representable) or on out of memory. */
+int mh_wire_put_real(mh_buf_t *b, double v);
+
+#endif
