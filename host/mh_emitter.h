@@ -51,7 +51,7 @@ void mh_emitter_each_channel(const mh_emitter_t *e,
                              void *ud);
 
 /* Handlers: at most one per channel. set: 0, -2 when the channel already has
- * one, -1 on out of memory. get: 1 and *ref/*once when present, else 0.
+ * one, -1 on out of memory. get: 1 and *ref and *once when present, else 0.
  * remove: 1 and *ref when one was removed. */
 int mh_emitter_set_handler(mh_emitter_t *e, const char *ch, size_t n, int ref,
                            int once);

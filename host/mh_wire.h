@@ -43,7 +43,7 @@ typedef struct mh_framer {
  * out of memory. */
 char *mh_framer_space(mh_framer_t *f, size_t want, size_t *avail);
 void mh_framer_commit(mh_framer_t *f, size_t n);
-/* 1: *line/*len set (without the '\n'); 0: no complete line yet;
+/* 1: *line and *len set (without the '\n'); 0: no complete line yet;
  * -1: the pending line is over max_line (the stream is then unusable). */
 int mh_framer_next(mh_framer_t *f, const char **line, size_t *len);
 /* Bytes held that are not part of a complete line (an unterminated tail). */

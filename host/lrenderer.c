@@ -1,0 +1,296 @@
+/* lrenderer.c: `mainhost --renderer SCRIPT`: a Lua renderer process. It
+ * connects to the host on MAINHOST_IPC_FD, runs the script in a coroutine
+ * on a luv loop, and gives Lua the transport ("mainhost.channel") that
+ * lua/mainhost/renderer.lua builds ipcRenderer on. It exits 0 when the
+ * channel closes, so a renderer never outlives its host. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+
+#include "lconv.h"
+#include "lstate.h"
+#include "mh_build.h"
+#include "mh_chan.h"
+
+static lua_State *RL;
+static mh_chan_t chan;
+static mh_chan_group_t group;
+static int chan_open;
+static int dispatch_ref = LUA_NOREF;
+static mh_buf_t scratch;
+static char MAIN_TOKEN;
+static int max_depth = 200;
+
+static const char *kind_name(int k) {
+  switch (k) {
+    case MH_K_HELLO: return "hello";
+    case MH_K_MSG: return "msg";
+    case MH_K_RESULT: return "result";
+    case MH_K_SEND: return "send";
+    case MH_K_SYNC: return "sync";
+    case MH_K_INVOKE: return "invoke";
+    default: return "unknown";
+  }
+}
+
+/* Decodes a line and pushes dispatch(kind, id, frame, ch, err, args...)
+ * arguments after the function already on the stack. Returns the count of
+ * arguments, or -1 (nothing pushed) for a line that is not a message. */
+static int push_message(lua_State *L, const char *line, size_t n) {
+  mh_msg_t m;
+  char err[256];
+  if (mh_lconv_decode_msg(L, line, n, &scratch, max_depth, &m, err, sizeof err) != 0) {
+    fprintf(stderr, "mainhost renderer: ignored a message from the host: %s\n", err);
+    return -1;
+  }
+  if (m.kind == MH_K_IGNORED) {
+    lua_pop(L, 2 + m.nargs);
+    return -1;
+  }
+  lua_pushstring(L, kind_name(m.kind));
+  if (m.has_id) lua_pushinteger(L, m.id);
+  else lua_pushnil(L);
+  if (m.has_frame) lua_pushinteger(L, m.frame);
+  else lua_pushnil(L);
+  int first = lua_gettop(L) - 2 - (2 + m.nargs);
+  lua_rotate(L, first, 3);
+  return 5 + m.nargs;
+}
+
+static void on_line(mh_chan_t *c, const char *line, size_t n) {
+  (void)c;
+  lua_State *L = RL;
+  if (n == 0 || dispatch_ref == LUA_NOREF) return;
+  int top = lua_gettop(L);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, dispatch_ref);
+  int nargs = push_message(L, line, n);
+  if (nargs < 0) {
+    lua_settop(L, top);
+    return;
+  }
+  mh_lstate_pcall(L, nargs, 0, "error dispatching a message");
+  lua_settop(L, top);
+}
+
+static void on_end(mh_chan_t *c, int status) {
+  (void)c;
+  if (status == MH_CHAN_EOVERSIZE)
+    fprintf(stderr, "mainhost renderer: a message from the host was over the size limit\n");
+  /* The host is gone or let us go: leave now, whatever else is pending. */
+  fflush(stdout);
+  fflush(stderr);
+  exit(0);
+}
+
+/* ---- mainhost.channel ------------------------------------------------------------- */
+
+static int check_open(lua_State *L) {
+  if (!chan_open) return luaL_error(L, "IPC method called after context was released");
+  return 0;
+}
+
+/* send(kind, ch, id|nil, frame|nil, ...) */
+static int l_send(lua_State *L) {
+  size_t kn, chn;
+  const char *kind = luaL_checklstring(L, 1, &kn);
+  const char *ch = luaL_checklstring(L, 2, &chn);
+  check_open(L);
+  mh_buf_t *b = mh_chan_out(&chan);
+  if (!b) return luaL_error(L, "IPC method called after context was released");
+  size_t mark = b->len;
+  char err[400];
+  int bad = mh_buf_put(b, "{\"k\":\"", 6) || mh_buf_put(b, kind, kn) || mh_buf_put(b, "\",\"ch\":", 7) ||
+            mh_wire_put_string(b, ch, chn);
+  if (!bad && !lua_isnil(L, 3))
+    bad = mh_buf_put(b, ",\"id\":", 6) || mh_wire_put_integer(b, (int64_t)luaL_checkinteger(L, 3));
+  if (!bad && !lua_isnil(L, 4) && lua_tointeger(L, 4) != 1)
+    bad = mh_buf_put(b, ",\"frame\":", 9) || mh_wire_put_integer(b, (int64_t)luaL_checkinteger(L, 4));
+  bad = bad || mh_buf_put(b, ",\"args\":[", 9);
+  if (!bad && mh_lconv_encode_args(L, 5, lua_gettop(L), 2, "argument", b, max_depth, err, sizeof err) != 0) {
+    b->len = mark;
+    return luaL_error(L, "%s", err);
+  }
+  if (bad || mh_buf_put(b, "]}\n", 3)) {
+    b->len = mark;
+    return luaL_error(L, "out of memory");
+  }
+  return 0;
+}
+
+typedef struct wait_ctx {
+  char prefix[64];
+  size_t plen;
+  lua_State *L;
+  int pushed;
+} wait_ctx_t;
+
+static int wait_match(void *ud, const char *l, size_t n) {
+  wait_ctx_t *w = ud;
+  /* The host always writes {"k":"result","id":N first. */
+  return n > w->plen && memcmp(l, w->prefix, w->plen) == 0 && (l[w->plen] == ',' || l[w->plen] == '}');
+}
+
+static void wait_got(void *ud, const char *l, size_t n) {
+  wait_ctx_t *w = ud;
+  lua_State *L = w->L;
+  int top = lua_gettop(L);
+  lua_pushnil(L);  /* a placeholder function slot, dropped below */
+  int nargs = push_message(L, l, n);
+  if (nargs < 0) {
+    lua_settop(L, top);
+    return;
+  }
+  /* Stack: nil, kind, id, frame, ch, err, args... -> err, args... */
+  lua_remove(L, top + 1);  /* nil */
+  lua_remove(L, top + 1);  /* kind */
+  lua_remove(L, top + 1);  /* id */
+  lua_remove(L, top + 1);  /* frame */
+  lua_remove(L, top + 1);  /* ch */
+  w->pushed = lua_gettop(L) - top;
+}
+
+/* wait(id): blocks until the reply to request id; returns err, values... */
+static int l_wait(lua_State *L) {
+  int64_t id = (int64_t)luaL_checkinteger(L, 1);
+  check_open(L);
+  wait_ctx_t w;
+  w.plen = (size_t)snprintf(w.prefix, sizeof w.prefix, "{\"k\":\"result\",\"id\":%" PRId64, id);
+  w.L = L;
+  w.pushed = 0;
+  int rc = mh_chan_flush_blocking(&chan);
+  if (rc == 0) rc = mh_chan_wait(&chan, wait_match, wait_got, &w);
+  if (rc != 0) {
+    /* The host went away while we waited: nothing more can happen here. */
+    on_end(&chan, rc);
+  }
+  /* Deferred messages are delivered when the loop runs next. */
+  return w.pushed;
+}
+
+static int l_set_dispatch(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  lua_pushvalue(L, 1);
+  if (dispatch_ref != LUA_NOREF) mh_unref(L, dispatch_ref);
+  dispatch_ref = mh_ref(L);
+  return 0;
+}
+
+static int l_flush(lua_State *L) {
+  (void)L;
+  if (chan_open) mh_chan_flush(&chan);
+  return 0;
+}
+
+static int l_is_open(lua_State *L) {
+  lua_pushboolean(L, chan_open);
+  return 1;
+}
+
+/* finish(token, ok, ...) for the renderer's runner. */
+static int l_finish(lua_State *L) {
+  int ok = lua_toboolean(L, 2);
+  if (ok) return 0;
+  if (lua_type(L, 1) == LUA_TLIGHTUSERDATA && lua_touserdata(L, 1) == &MAIN_TOKEN) {
+    mh_lstate_report(L, "error in the renderer script", lua_tostring(L, 4));
+    fflush(stdout);
+    exit(1);
+  }
+  mh_lstate_report(L, lua_tostring(L, 1) ? lua_tostring(L, 1) : "error", lua_tostring(L, 4));
+  return 0;
+}
+
+static int open_channel_module(lua_State *L) {
+  static const luaL_Reg fns[] = {{"send", l_send},
+                                 {"wait", l_wait},
+                                 {"set_dispatch", l_set_dispatch},
+                                 {"flush", l_flush},
+                                 {"is_open", l_is_open},
+                                 {"encode", mh_lconv_l_encode},
+                                 {"decode", mh_lconv_l_decode},
+                                 {NULL, NULL}};
+  luaL_newlib(L, fns);
+  mh_lconv_push_null(L);
+  lua_setfield(L, -2, "null");
+  return 1;
+}
+
+static void open_fd(uv_loop_t *loop) {
+  const char *s = getenv("MAINHOST_IPC_FD");
+  if (!s || !*s) {
+    fprintf(stderr, "mainhost --renderer: MAINHOST_IPC_FD is not set; this script runs "
+            "without a host (ipcRenderer calls will fail)\n");
+    return;
+  }
+  int fd = atoi(s);
+  /* Our children must not inherit the channel unless they ask for it. */
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  mh_chan_group_init(&group, loop);
+  if (mh_chan_open(&chan, &group, fd, 0, on_line, on_end) != 0) {
+    fprintf(stderr, "mainhost --renderer: fd %d is not a usable socket\n", fd);
+    return;
+  }
+  chan_open = 1;
+  mh_buf_t *b = mh_chan_out(&chan);
+  char hello[96];
+  int n = snprintf(hello, sizeof hello, "{\"k\":\"hello\",\"v\":%d,\"pid\":%d}\n", MH_PROTOCOL_VERSION,
+                   (int)getpid());
+  mh_buf_put(b, hello, (size_t)n);
+}
+
+int mh_renderer_main(int argc, char **argv) {
+  /* argv: mainhost --renderer SCRIPT [ARGS...] */
+  if (argc < 3) {
+    fprintf(stderr, "usage: mainhost --renderer SCRIPT.lua [ARGS...]\n");
+    return 2;
+  }
+  pid_t parent = getppid();
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (getppid() != parent) return 0;  /* the host died before we armed it */
+  signal(SIGPIPE, SIG_IGN);
+  setvbuf(stdout, NULL, _IOLBF, 0);
+
+  uv_loop_t *loop = uv_default_loop();
+  lua_State *L = mh_lstate_open(loop);
+  if (!L) return 1;
+  RL = L;
+  open_fd(loop);
+
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushcfunction(L, open_channel_module);
+  lua_setfield(L, -2, "mainhost.channel");
+  lua_pop(L, 1);
+  lua_pushcfunction(L, l_finish);
+  mh_lstate_set_finisher(L);
+
+  /* arg, as lua5.4 sets it: arg[0] the script, arg[-1] the interpreter. */
+  lua_createtable(L, argc, 2);
+  lua_pushstring(L, argv[0]);
+  lua_rawseti(L, -2, -2);
+  lua_pushstring(L, argv[1]);
+  lua_rawseti(L, -2, -1);
+  for (int i = 2; i < argc; i++) {
+    lua_pushstring(L, argv[i]);
+    lua_rawseti(L, -2, i - 2);
+  }
+  lua_setglobal(L, "arg");
+
+  if (mh_lstate_load(L, argv[2]) != LUA_OK) {
+    mh_lstate_report(L, "cannot load the renderer script", lua_tostring(L, -1));
+    return 1;
+  }
+  lua_pushlightuserdata(L, &MAIN_TOKEN);
+  for (int i = 3; i < argc; i++) lua_pushstring(L, argv[i]);
+  mh_lstate_run(L, 1 + (argc - 3));
+  uv_run(loop, UV_RUN_DEFAULT);
+  fflush(stdout);
+  return 0;
+}

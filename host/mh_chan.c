@@ -1,0 +1,277 @@
+/* mh_chan.c: a renderer socket driven by readiness (uv_poll) with our own
+ * read/send calls: reads are batched into the framer, writes are coalesced
+ * once per loop turn, and a renderer can block on the same socket for a
+ * sendSync reply without re-entering the loop. Rule: never includes lua.h. */
+#include "mh_chan.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define READ_CHUNK (64 * 1024)
+#define READS_PER_WAKE 16
+
+static void on_poll(uv_poll_t *h, int status, int events);
+
+static void set_events(mh_chan_t *c, int ev) {
+  if (c->closing || ev == c->events) return;
+  c->events = ev;
+  if (ev) uv_poll_start(&c->poll, ev, on_poll);
+  else uv_poll_stop(&c->poll);
+}
+
+static void end_stream(mh_chan_t *c, int status) {
+  if (c->ended) return;
+  c->ended = 1;
+  set_events(c, c->events & ~UV_READABLE);
+  if (c->on_end) c->on_end(c, status);
+}
+
+/* One read() into the framer: >0 bytes, 0 EOF, -EAGAIN, or -errno. */
+static ssize_t read_some(mh_chan_t *c) {
+  size_t avail;
+  char *p = mh_framer_space(&c->in, READ_CHUNK, &avail);
+  if (!p) return -ENOMEM;
+  ssize_t n;
+  do n = read(c->fd, p, avail);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return -errno;
+  if (n > 0) mh_framer_commit(&c->in, (size_t)n);
+  return n;
+}
+
+static int take_deferred(mh_chan_t *c, const char **line, size_t *len) {
+  if (c->deferred_pos >= c->deferred.len) return 0;
+  uint32_t n;
+  memcpy(&n, c->deferred.data + c->deferred_pos, 4);
+  *line = c->deferred.data + c->deferred_pos + 4;
+  *len = n;
+  c->deferred_pos += 4 + (size_t)n;
+  if (c->deferred_pos >= c->deferred.len) c->deferred.len = c->deferred_pos = 0;
+  return 1;
+}
+
+void mh_chan_dispatch(mh_chan_t *c) {
+  if (c->dispatching) return;  /* the outer call goes on with what is left */
+  c->dispatching = 1;
+  while (!c->closing) {
+    const char *line;
+    size_t len;
+    if (c->deferred_pos < c->deferred.len) {
+      /* Deferred lines may move as more are deferred: copy the header out
+       * first and hand over a stable pointer (the buffer only grows while
+       * a wait is active, never during this call). */
+      take_deferred(c, &line, &len);
+      c->on_line(c, line, len);
+      continue;
+    }
+    int r = mh_framer_next(&c->in, &line, &len);
+    if (r == 1) {
+      c->on_line(c, line, len);
+      continue;
+    }
+    if (r < 0) end_stream(c, MH_CHAN_EOVERSIZE);
+    break;
+  }
+  c->dispatching = 0;
+}
+
+static void do_read(mh_chan_t *c) {
+  for (int i = 0; i < READS_PER_WAKE && !c->ended && !c->closing; i++) {
+    ssize_t n = read_some(c);
+    if (n == -EAGAIN || n == -EWOULDBLOCK) break;
+    if (n <= 0) {
+      mh_chan_dispatch(c);  /* complete lines first, then the end */
+      end_stream(c, n == 0 ? 0 : (int)n);
+      return;
+    }
+    if (mh_framer_pending(&c->in) == 0 || (size_t)n < READ_CHUNK) {
+      mh_chan_dispatch(c);
+      if ((size_t)n < READ_CHUNK) return;
+    }
+  }
+  mh_chan_dispatch(c);
+}
+
+void mh_chan_drain(mh_chan_t *c) {
+  while (!c->ended && !c->closing) {
+    ssize_t n = read_some(c);
+    if (n == -EAGAIN || n == -EWOULDBLOCK) break;
+    if (n <= 0) {
+      mh_chan_dispatch(c);
+      end_stream(c, n == 0 ? 0 : (int)n);
+      return;
+    }
+    mh_chan_dispatch(c);
+  }
+  mh_chan_dispatch(c);
+}
+
+/* send() what is queued; never blocks. 0 when all is written. */
+static int write_some(mh_chan_t *c) {
+  while (c->out_pos < c->out.len) {
+    ssize_t n = send(c->fd, c->out.data + c->out_pos, c->out.len - c->out_pos, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return 1;
+      /* The peer is gone: what it did not take is dropped; the read side
+       * reports the end. */
+      c->write_failed = 1;
+      c->out.len = c->out_pos = 0;
+      return -1;
+    }
+    c->out_pos += (size_t)n;
+  }
+  c->out.len = c->out_pos = 0;
+  return 0;
+}
+
+void mh_chan_flush(mh_chan_t *c) {
+  if (c->closing || c->write_failed) return;
+  int rc = write_some(c);
+  int ev = c->ended ? 0 : UV_READABLE;
+  if (rc == 1) ev |= UV_WRITABLE;
+  set_events(c, ev);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events) {
+  mh_chan_t *c = h->data;
+  if (status < 0) {
+    end_stream(c, status);
+    return;
+  }
+  if (events & UV_WRITABLE) mh_chan_flush(c);
+  if ((events & UV_READABLE) && !c->ended) do_read(c);
+}
+
+static void on_prepare(uv_prepare_t *h) {
+  mh_chan_group_t *g = h->data;
+  while (g->dirty) {
+    mh_chan_t *c = g->dirty;
+    g->dirty = c->next_dirty;
+    c->next_dirty = NULL;
+    c->dirty = 0;
+    mh_chan_flush(c);
+  }
+}
+
+int mh_chan_group_init(mh_chan_group_t *g, uv_loop_t *loop) {
+  g->dirty = NULL;
+  int rc = uv_prepare_init(loop, &g->prepare);
+  if (rc) return rc;
+  g->prepare.data = g;
+  uv_prepare_start(&g->prepare, on_prepare);
+  uv_unref((uv_handle_t *)&g->prepare);  /* never keeps the loop alive */
+  return 0;
+}
+
+void mh_chan_group_close(mh_chan_group_t *g) {
+  uv_close((uv_handle_t *)&g->prepare, NULL);
+}
+
+int mh_chan_open(mh_chan_t *c, mh_chan_group_t *g, int fd, size_t max_line,
+                 mh_chan_line_cb on_line, mh_chan_end_cb on_end) {
+  void *data = c->data;
+  memset(c, 0, sizeof *c);
+  c->data = data;
+  c->fd = fd;
+  c->group = g;
+  c->in.max_line = max_line;
+  c->on_line = on_line;
+  c->on_end = on_end;
+  int rc = uv_poll_init_socket(g->prepare.loop, &c->poll, fd);
+  if (rc) return rc;
+  c->poll.data = c;
+  set_events(c, UV_READABLE);
+  return 0;
+}
+
+mh_buf_t *mh_chan_out(mh_chan_t *c) {
+  if (c->closing || c->write_failed) return NULL;
+  if (!c->dirty) {
+    c->dirty = 1;
+    c->next_dirty = c->group->dirty;
+    c->group->dirty = c;
+  }
+  return &c->out;
+}
+
+size_t mh_chan_queued(const mh_chan_t *c) { return c->out.len - c->out_pos; }
+
+int mh_chan_flush_blocking(mh_chan_t *c) {
+  for (;;) {
+    if (c->write_failed) return UV_EPIPE;
+    int rc = write_some(c);
+    if (rc == 0) return 0;
+    if (rc < 0) return UV_EPIPE;
+    struct pollfd pfd = {c->fd, POLLOUT, 0};
+    if (poll(&pfd, 1, -1) < 0 && errno != EINTR) return -errno;
+  }
+}
+
+static int defer_line(mh_chan_t *c, const char *line, size_t n) {
+  uint32_t len = (uint32_t)n;
+  if (mh_buf_reserve(&c->deferred, 4 + n) != 0) return -1;
+  memcpy(c->deferred.data + c->deferred.len, &len, 4);
+  memcpy(c->deferred.data + c->deferred.len + 4, line, n);
+  c->deferred.len += 4 + n;
+  return 0;
+}
+
+int mh_chan_wait(mh_chan_t *c, int (*match)(void *ud, const char *l, size_t n),
+                 void (*got)(void *ud, const char *l, size_t n), void *ud) {
+  for (;;) {
+    if (c->ended) return UV_EOF;
+    const char *line;
+    size_t len;
+    int r;
+    while ((r = mh_framer_next(&c->in, &line, &len)) == 1) {
+      if (match(ud, line, len)) {
+        got(ud, line, len);
+        return 0;
+      }
+      if (defer_line(c, line, len) != 0) return UV_ENOMEM;
+    }
+    if (r < 0) {
+      end_stream(c, MH_CHAN_EOVERSIZE);
+      return MH_CHAN_EOVERSIZE;
+    }
+    ssize_t n = read_some(c);
+    if (n == -EAGAIN || n == -EWOULDBLOCK) {
+      struct pollfd pfd = {c->fd, POLLIN, 0};
+      if (poll(&pfd, 1, -1) < 0 && errno != EINTR) return -errno;
+      continue;
+    }
+    if (n <= 0) {
+      end_stream(c, n == 0 ? 0 : (int)n);
+      return n == 0 ? UV_EOF : (int)n;
+    }
+  }
+}
+
+static void on_close(uv_handle_t *h) {
+  mh_chan_t *c = h->data;
+  close(c->fd);
+  c->fd = -1;
+  mh_framer_free(&c->in);
+  mh_buf_free(&c->deferred);
+  mh_buf_free(&c->out);
+  if (c->on_closed) c->on_closed(c);
+}
+
+void mh_chan_close(mh_chan_t *c, mh_chan_closed_cb on_closed) {
+  if (c->closing) return;
+  c->closing = 1;
+  c->on_closed = on_closed;
+  if (c->dirty) {
+    /* Leave the flush list so the group never touches freed memory. */
+    mh_chan_t **pp = &c->group->dirty;
+    while (*pp && *pp != c) pp = &(*pp)->next_dirty;
+    if (*pp) *pp = c->next_dirty;
+    c->dirty = 0;
+  }
+  uv_close((uv_handle_t *)&c->poll, on_close);
+}

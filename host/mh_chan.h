@@ -1,0 +1,85 @@
+/* mh_chan.h: one end of a renderer's socket: reads lines in batches,
+ * queues outgoing bytes and writes them coalesced once per loop turn, and
+ * can block for a reply (sendSync in a renderer). Used by the host (one per
+ * renderer) and by the renderer runtimes. Rule: never includes lua.h. */
+#ifndef MH_CHAN_H
+#define MH_CHAN_H
+
+#include <uv.h>
+
+#include "mh_wire.h"
+
+typedef struct mh_chan mh_chan_t;
+typedef struct mh_chan_group mh_chan_group_t;
+
+/* A complete line (without '\n'); borrowed for the call only. */
+typedef void (*mh_chan_line_cb)(mh_chan_t *c, const char *line, size_t n);
+/* The stream ended: status is 0 for EOF, a libuv error, or MH_CHAN_EOVERSIZE
+ * when a line grew past the limit. Called once; the channel stops reading. */
+typedef void (*mh_chan_end_cb)(mh_chan_t *c, int status);
+typedef void (*mh_chan_closed_cb)(mh_chan_t *c);
+
+#define MH_CHAN_EOVERSIZE (-100000)
+
+struct mh_chan {
+  uv_poll_t poll;          /* readiness of fd; poll.data points at the channel */
+  int fd;                  /* the socket (owned; closed after the poll handle) */
+  mh_chan_group_t *group;
+  mh_framer_t in;
+  mh_buf_t deferred;       /* lines put aside while blocked: [u32 len][bytes]... */
+  size_t deferred_pos;
+  mh_buf_t out;            /* bytes queued and not yet written */
+  size_t out_pos;          /* how much of out the kernel has taken */
+  int events;              /* UV_READABLE / UV_WRITABLE being watched */
+  int dirty, ended, closing, dispatching, write_failed;
+  mh_chan_t *next_dirty;
+  mh_chan_line_cb on_line;
+  mh_chan_end_cb on_end;
+  mh_chan_closed_cb on_closed;
+  void *data;              /* the owner's */
+};
+
+/* Flushing is batched per loop: every channel written to in a loop turn is
+ * flushed once, before the loop waits again. */
+struct mh_chan_group {
+  uv_prepare_t prepare;
+  mh_chan_t *dirty;
+};
+
+int mh_chan_group_init(mh_chan_group_t *g, uv_loop_t *loop);
+void mh_chan_group_close(mh_chan_group_t *g);
+
+/* Takes over fd (a connected stream socket) and starts reading. 0 or a
+ * libuv error. */
+int mh_chan_open(mh_chan_t *c, mh_chan_group_t *g, int fd, size_t max_line,
+                 mh_chan_line_cb on_line, mh_chan_end_cb on_end);
+
+/* The buffer to append one whole message to (ending in '\n'); the channel
+ * is flushed later in this loop turn. NULL when the channel is closing. */
+mh_buf_t *mh_chan_out(mh_chan_t *c);
+/* Writes what is queued now; the rest goes when the socket is writable. */
+void mh_chan_flush(mh_chan_t *c);
+/* Bytes queued and not yet accepted by the kernel. */
+size_t mh_chan_queued(const mh_chan_t *c);
+
+/* Blocks (outside the loop) until every queued byte is written. 0 or a
+ * libuv error. */
+int mh_chan_flush_blocking(mh_chan_t *c);
+/* Blocks until a line for which match(line) is true arrives; lines before
+ * it are deferred and dispatched later in order. The matching line is
+ * passed to got() and consumed. 0, or the status that ended the stream. */
+int mh_chan_wait(mh_chan_t *c, int (*match)(void *ud, const char *l, size_t n),
+                 void (*got)(void *ud, const char *l, size_t n), void *ud);
+
+/* Reads whatever the socket holds now (never blocks) and dispatches it; for
+ * a peer that has exited, so that its last messages are not lost. */
+void mh_chan_drain(mh_chan_t *c);
+
+/* Delivers deferred lines, then buffered ones. Safe to re-enter. */
+void mh_chan_dispatch(mh_chan_t *c);
+
+/* Stops reading and writing, closes the socket; on_closed (may be NULL)
+ * runs from the close callback, after which the memory is the owner's. */
+void mh_chan_close(mh_chan_t *c, mh_chan_closed_cb on_closed);
+
+#endif

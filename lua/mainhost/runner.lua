@@ -1,0 +1,75 @@
+-- mainhost.runner: runs listeners and handlers in pooled coroutines, so any
+-- of them may wait (on a timer, a child process, an invoke) while the others
+-- go on. A finished coroutine goes back to the pool instead of being
+-- collected; one that waits forever and is dropped is collected with its
+-- request token, which answers the renderer with an error.
+local M = {}
+
+local create, resume, running, yield = coroutine.create, coroutine.resume, coroutine.running, coroutine.yield
+local traceback = debug.traceback
+
+local POOL_MAX = 256
+local pool, npool = {}, 0
+local KEY = {} -- only the runner's own resumes carry this
+local IDLE = setmetatable({}, { __name = "mainhost.runner.idle", __tostring = function() return "mainhost: idle coroutine" end })
+
+local finish = function(token, ok, ...) end -- replaced by the host
+local last_tb
+
+local function msgh(e)
+  local text = e
+  if type(e) ~= "string" then
+    local mt = getmetatable(e)
+    text = (mt and mt.__tostring) and tostring(e) or ("(error object is a " .. type(e) .. " value)")
+  end
+  last_tb = traceback(text, 2)
+  return e
+end
+
+local function settle(token, ok, ...)
+  if ok then
+    finish(token, true, ...)
+  else
+    local tb = last_tb
+    last_tb = nil
+    finish(token, false, (...), tb)
+  end
+end
+
+local function step(fn, token, ...)
+  settle(token, xpcall(fn, msgh, ...))
+end
+
+local function accept(key, ...)
+  if key ~= KEY then return false end -- a stray resume of an idle coroutine
+  step(...)
+  return true
+end
+
+local function body(...)
+  step(...)
+  local co = running()
+  while npool < POOL_MAX do
+    npool = npool + 1
+    pool[npool] = co
+    while not accept(yield(IDLE)) do end
+  end
+end
+
+--- Runs fn(...) in a coroutine; token says what it is (see lstate.h).
+function M.run(fn, token, ...)
+  if npool > 0 then
+    local co = pool[npool]
+    pool[npool] = nil
+    npool = npool - 1
+    return resume(co, KEY, fn, token, ...)
+  end
+  return resume(create(body), fn, token, ...)
+end
+
+function M.set_finisher(f) finish = f end
+
+--- True when v is what an idle pooled coroutine yields.
+function M.is_idle(v) return v == IDLE end
+
+return M
