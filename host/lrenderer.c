@@ -28,6 +28,7 @@ static int dispatch_ref = LUA_NOREF;
 static mh_buf_t scratch;
 static char MAIN_TOKEN;
 static int max_depth = 200;
+#define RENDERER_HIGH_WATER (1u << 20)
 
 static const char *kind_name(int k) {
   switch (k) {
@@ -122,6 +123,11 @@ static int l_send(lua_State *L) {
     b->len = mark;
     return luaL_error(L, "out of memory");
   }
+  /* A renderer that sends in a loop without yielding would otherwise queue
+   * without bound: past the high-water mark it writes now and, if the host
+   * is behind, waits for it (backpressure, as a blocking write would). */
+  if (mh_chan_queued(&chan) >= RENDERER_HIGH_WATER && mh_chan_flush_blocking(&chan) != 0)
+    on_end(&chan, UV_EPIPE);
   return 0;
 }
 
