@@ -573,17 +573,20 @@ static void refuse(mh_renderer_t *r, const char *why) {
   fprintf(stderr, "mainhost: renderer '%s' (id %d): refused a message: %s\n", r->name, r->id, why);
 }
 
-void mh_lipc_on_line(mh_chan_t *c, const char *line, size_t n) {
-  mh_renderer_t *r = c->data;
-  lua_State *L = H.L;
-  if (H.quitting || !L) return;
-  if (n == 0) return;  /* blank lines carry nothing */
+/* Runs inside a protected call: whatever a renderer sends (a million
+ * arguments, memory running out) ends in an error for that message, never
+ * in a panic of the host. */
+static int l_on_line(lua_State *L) {
+  mh_renderer_t *r = lua_touserdata(L, 1);
+  const char *line = lua_touserdata(L, 2);
+  size_t n = (size_t)lua_tointeger(L, 3);
+  lua_settop(L, 0);
   int top = lua_gettop(L);
   mh_msg_t m;
   char err[256];
   if (mh_lconv_decode_msg(L, line, n, &H.scratch, max_depth(), &m, err, sizeof err) != 0) {
     refuse(r, err);
-    return;
+    return 0;
   }
   int ch_idx = top + 1, first = top + 3;
   size_t chn = 0;
@@ -678,6 +681,19 @@ void mh_lipc_on_line(mh_chan_t *c, const char *line, size_t n) {
       break;
   }
   lua_settop(L, top);
+  return 0;
+}
+
+void mh_lipc_on_line(mh_chan_t *c, const char *line, size_t n) {
+  mh_renderer_t *r = c->data;
+  lua_State *L = H.L;
+  if (H.quitting || !L || n == 0) return;
+  lua_pushcfunction(L, l_on_line);
+  lua_pushlightuserdata(L, r);
+  lua_pushlightuserdata(L, (void *)line);
+  lua_pushinteger(L, (lua_Integer)n);
+  if (mh_lstate_pcall(L, 3, 0, "a message could not be handled") != LUA_OK)
+    fprintf(stderr, "mainhost: (that message came from renderer '%s', id %d)\n", r->name, r->id);
 }
 
 /* ---- webContents ------------------------------------------------------------------------- */

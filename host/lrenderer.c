@@ -66,19 +66,27 @@ static int push_message(lua_State *L, const char *line, size_t n) {
   return 5 + m.nargs;
 }
 
+/* Decoding and dispatch run in one protected call: a message too large
+ * for the Lua stack is an error for that message, not a panic. */
+static int l_on_line(lua_State *L) {
+  const char *line = lua_touserdata(L, 1);
+  size_t n = (size_t)lua_tointeger(L, 2);
+  lua_settop(L, 0);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, dispatch_ref);
+  int nargs = push_message(L, line, n);
+  if (nargs < 0) return 0;
+  lua_call(L, nargs, 0);
+  return 0;
+}
+
 static void on_line(mh_chan_t *c, const char *line, size_t n) {
   (void)c;
   lua_State *L = RL;
   if (n == 0 || dispatch_ref == LUA_NOREF) return;
-  int top = lua_gettop(L);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, dispatch_ref);
-  int nargs = push_message(L, line, n);
-  if (nargs < 0) {
-    lua_settop(L, top);
-    return;
-  }
-  mh_lstate_pcall(L, nargs, 0, "error dispatching a message");
-  lua_settop(L, top);
+  lua_pushcfunction(L, l_on_line);
+  lua_pushlightuserdata(L, (void *)line);
+  lua_pushinteger(L, (lua_Integer)n);
+  mh_lstate_pcall(L, 2, 0, "error dispatching a message");
 }
 
 static void on_end(mh_chan_t *c, int status) {

@@ -4,7 +4,7 @@
  * Rule: never includes lua.h or uv.h. */
 #include "mh_wire.h"
 
-#include <errno.h>
+#include <locale.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,6 +202,16 @@ int mh_wire_put_real(mh_buf_t *b, double v) {
     len = snprintf(tmp, sizeof tmp - 2, "%.*g", prec, v);
     if (prec == 17 || strtod(tmp, NULL) == v) break;
   }
+  /* snprintf writes the C library's current decimal point, which a script
+   * can change (os.setlocale): put back the '.' JSON needs. */
+  size_t at = strspn(tmp, "0123456789+-e");
+  if (tmp[at] != 0 && tmp[at] != '.') {
+    size_t dpl = strlen(localeconv()->decimal_point);
+    if (dpl == 0 || at + dpl > (size_t)len) dpl = 1;
+    tmp[at] = '.';
+    memmove(tmp + at + 1, tmp + at + dpl, (size_t)len - at - dpl + 1);
+    len -= (int)dpl - 1;
+  }
   /* Keep it a float on the way back: "1" would read as an integer. */
   if (!strpbrk(tmp, ".eE")) {
     tmp[len++] = '.';
@@ -395,8 +405,21 @@ static int read_number(reader_t *r, mh_json_value_t *v) {
     memcpy(tmp, s, len);
     tmp[len] = 0;
   }
-  errno = 0;
-  double d = strtod(text, NULL);
+  char *stop;
+  double d = strtod(text, &stop);
+  if (*stop == '.') {
+    /* strtod reads the current locale's decimal point, which a script can
+     * change (os.setlocale): retry with it, as Lua's own l_str2d does. */
+    const char *dp = localeconv()->decimal_point;
+    size_t at = (size_t)(stop - text), dpl = strlen(dp);
+    char *alt = malloc(len + dpl + 1);
+    if (!alt) return fail(r, MH_JSON_NOMEM, "out of memory");
+    memcpy(alt, text, at);
+    memcpy(alt + at, dp, dpl);
+    memcpy(alt + at + dpl, stop + 1, len - at);  /* the rest and the NUL */
+    d = strtod(alt, NULL);
+    free(alt);
+  }
   if (!isfinite(d)) { r->p = s; return fail(r, MH_JSON_RANGE, "number out of range"); }
   v->type = MH_JSON_REAL;
   v->d = d;
