@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <float.h>
+#include <locale.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -38,7 +39,7 @@ static void bprintf(mh_buf_t *b, const char *fmt, ...) {
 
 /* An exact-size heap copy (never NULL, even for n == 0). */
 static char *dup_exact(const char *p, size_t n) {
-  char *d = malloc(n ? n : 1);
+  char *d = calloc(n ? n : 1, 1);
   if (!d) abort();
   if (n) memcpy(d, p, n);
   return d;
@@ -502,6 +503,7 @@ typedef struct one {
   mh_json_value_t v;
   mh_buf_t bytes;
   const char *where;  /* v.s as given, to tell input from scratch */
+  int in_input;       /* parse_one: where pointed into the input */
 } one_t;
 
 static int one_scalar(void *ud, const mh_json_value_t *v, size_t i, int d) {
@@ -533,9 +535,10 @@ static const mh_json_handler_t key_h = {NULL, NULL, NULL, one_key};
 static int parse_one(one_t *o, const char *text, size_t n, mh_buf_t *scratch) {
   char *p = dup_exact(text, n);
   o->scalars = 0;
+  o->where = NULL;
   mh_json_error_t err;
   int rc = mh_json_parse(p, n, 8, scratch, &one_h, o, &err);
-  o->where = o->where == NULL ? NULL : (o->where >= p && o->where < p + n ? text : NULL);
+  o->in_input = o->where && (uintptr_t)o->where - (uintptr_t)p < n;
   free(p);
   return rc;
 }
@@ -594,10 +597,9 @@ static void test_long_strings(void) {
     mh_buf_put(&want, kinds[k].bytes, kinds[k].n);
   }
   mh_buf_putc(&in, '"');
-  o.where = NULL;
   CHECK_INT(parse_one(&o, in.data, in.len, &scratch), MH_JSON_OK);
   CHECK_INT(o.scalars, 1);
-  CHECK(o.where == NULL);  /* rebuilt in scratch */
+  CHECK(!o.in_input);  /* rebuilt in scratch */
   CHECK_MEM(o.bytes.data, o.bytes.len, want.data, want.len);
 
   /* The same string as an object key. */
@@ -1042,6 +1044,50 @@ static void test_buf(void) {
   CHECK(b.data == NULL && b.len == 0 && b.cap == 0);
 }
 
+/* ---- the C library's locale ---------------------------------------------------- */
+
+/* A script can call os.setlocale; numbers on the wire keep their '.' under a
+ * locale whose decimal point is ',' or a multibyte one (ps_AF: U+066B).
+ * Skipped for locales that are not installed. */
+static void test_locale(void) {
+  static const char *names[] = {"de_DE.UTF-8", "de_DE.utf8", "fr_FR.UTF-8", "fr_FR.utf8",
+                                "ru_RU.UTF-8", "ps_AF.UTF-8", "ps_AF.utf8"};
+  int tried = 0;
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    if (!setlocale(LC_NUMERIC, names[i])) continue;
+    if (strcmp(localeconv()->decimal_point, ".") == 0) continue;
+    tried++;
+    mh_buf_t b = {0}, scratch = {0};
+    one_t o = {0};
+    static const struct { const char *in; double d; } reads[] = {
+      {"1.5", 1.5}, {"-0.25e1", -2.5}, {"1e3", 1000.0},
+      {"0.0000000000000000000000000000000000000000000000000000000000000000000001", 1e-70},
+    };
+    for (size_t k = 0; k < sizeof reads / sizeof reads[0]; k++) {
+      mh_test_checks++;
+      if (parse_one(&o, reads[k].in, strlen(reads[k].in), &scratch) != MH_JSON_OK ||
+          o.v.type != MH_JSON_REAL || o.v.d != reads[k].d)
+        failf("locale %s: '%s' read as %g", names[i], reads[k].in, o.v.d);
+    }
+    static const struct { double d; const char *out; } writes[] = {
+      {1.5, "1.5"}, {-0.0, "-0.0"}, {0.1, "0.1"}, {2.0, "2.0"}, {1e300, "1e+300"},
+      {1.0 / 3, "0.3333333333333333"}, {-123.25, "-123.25"},
+    };
+    for (size_t k = 0; k < sizeof writes / sizeof writes[0]; k++) {
+      b.len = 0;
+      CHECK_INT(mh_wire_put_real(&b, writes[k].d), 0);
+      mh_test_checks++;
+      if (b.len != strlen(writes[k].out) || memcmp(b.data, writes[k].out, b.len) != 0)
+        failf("locale %s: put_real wrote '%.*s', expected '%s'", names[i], (int)b.len,
+              b.data, writes[k].out);
+    }
+    mh_buf_free(&b);
+    mh_buf_free(&scratch);
+  }
+  setlocale(LC_NUMERIC, "C");
+  if (!tried) printf("locale test skipped: no locale with another decimal point installed\n");
+}
+
 int main(void) {
   test_buf();
   test_golden();
@@ -1054,5 +1100,6 @@ int main(void) {
   test_put_integer();
   test_put_real();
   test_framer();
+  test_locale();
   return TEST_DONE();
 }
