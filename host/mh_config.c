@@ -22,11 +22,24 @@
 #define MH_KEYPATH_MAX 256
 #define MH_MIN_MESSAGE_BYTES 1024
 #define MH_MAX_DEPTH_LIMIT 10000
+#define MH_MIN_QUEUED_BYTES ((long long)64 << 10)
+#define MH_MAX_PENDING_INVOKES_LIMIT 1000000
+#define MH_MAX_PENDING_SYNC_LIMIT 100000
+#define MH_QUIT_TIMEOUT_LIMIT 600000
+#define MH_MAX_RESTARTS_LIMIT 1000
+
+/* C11 only promises a 16-bit unsigned. */
+_Static_assert(UINT_MAX >= MH_QUIT_TIMEOUT_LIMIT, "quitTimeoutMs fits in unsigned");
 
 static const char *const mh_top_keys[] = {"main", "renderers", "limits", NULL};
 static const char *const mh_renderer_keys[] = {
-  "name", "script", "command", "args", "cwd", "env", NULL};
-static const char *const mh_limit_keys[] = {"maxMessageBytes", "maxDepth", NULL};
+  "name", "script", "command", "args", "cwd", "env",
+  "restart", "maxRestarts", "channels", NULL};
+static const char *const mh_limit_keys[] = {
+  "maxMessageBytes", "maxDepth", "maxQueuedBytes", "maxPendingInvokes",
+  "maxPendingSync", "quitTimeoutMs", NULL};
+/* Indexed by MH_RESTART_*. */
+static const char *const mh_restart_values[] = {"never", "on-failure", "always", NULL};
 
 /* What every check needs to say where it failed and to resolve paths. */
 typedef struct mh_cfg_ctx {
@@ -216,7 +229,7 @@ static int cfg_known_keys(mh_cfg_ctx_t *x, const char *parent, json_t *obj,
     const char *near = mh_config_suggest(key, keys);
     if (near)
       return cfg_fail(x, kp, "unknown key (did you mean \"%s\"?)", near);
-    char list[MH_KEYPATH_MAX] = "";
+    char list[2 * MH_KEYPATH_MAX] = "";
     for (k = keys; *k; k++) {
       size_t o = strlen(list);
       snprintf(list + o, sizeof list - o, "%s\"%s\"", k == keys ? "" : ", ", *k);
@@ -413,6 +426,13 @@ static int cfg_int(mh_cfg_ctx_t *x, const char *key, json_t *v, long long lo,
   return 0;
 }
 
+/* The largest byte count a size_t limit may hold: SIZE_MAX, capped to what
+ * cfg_int can read. */
+static long long cfg_size_hi(void)
+{
+  return SIZE_MAX < (unsigned long long)LLONG_MAX ? (long long)SIZE_MAX : LLONG_MAX;
+}
+
 /* ---- sections -------------------------------------------------------- */
 
 static int cfg_name_ok(const char *s)
@@ -434,8 +454,7 @@ static int cfg_limits(mh_cfg_ctx_t *x, json_t *v, mh_limits_t *lim)
   if (cfg_known_keys(x, "limits", v, mh_limit_keys) != 0)
     return -1;
   if ((e = json_object_get(v, "maxMessageBytes"))) {
-    long long hi = SIZE_MAX < (unsigned long long)LLONG_MAX ? (long long)SIZE_MAX : LLONG_MAX;
-    if (cfg_int(x, "limits.maxMessageBytes", e, MH_MIN_MESSAGE_BYTES, hi, &n) != 0)
+    if (cfg_int(x, "limits.maxMessageBytes", e, MH_MIN_MESSAGE_BYTES, cfg_size_hi(), &n) != 0)
       return -1;
     lim->max_message_bytes = (size_t)n;
   }
@@ -443,6 +462,89 @@ static int cfg_limits(mh_cfg_ctx_t *x, json_t *v, mh_limits_t *lim)
     if (cfg_int(x, "limits.maxDepth", e, 1, MH_MAX_DEPTH_LIMIT, &n) != 0)
       return -1;
     lim->max_depth = (int)n;
+  }
+  if ((e = json_object_get(v, "maxQueuedBytes"))) {
+    if (cfg_int(x, "limits.maxQueuedBytes", e, MH_MIN_QUEUED_BYTES, cfg_size_hi(), &n) != 0)
+      return -1;
+    lim->max_queued_bytes = (size_t)n;
+  }
+  if ((e = json_object_get(v, "maxPendingInvokes"))) {
+    if (cfg_int(x, "limits.maxPendingInvokes", e, 1, MH_MAX_PENDING_INVOKES_LIMIT, &n) != 0)
+      return -1;
+    lim->max_pending_invokes = (size_t)n;
+  }
+  if ((e = json_object_get(v, "maxPendingSync"))) {
+    if (cfg_int(x, "limits.maxPendingSync", e, 1, MH_MAX_PENDING_SYNC_LIMIT, &n) != 0)
+      return -1;
+    lim->max_pending_sync = (size_t)n;
+  }
+  if ((e = json_object_get(v, "quitTimeoutMs"))) {
+    if (cfg_int(x, "limits.quitTimeoutMs", e, 0, MH_QUIT_TIMEOUT_LIMIT, &n) != 0)
+      return -1;
+    lim->quit_timeout_ms = (unsigned)n;
+  }
+  return 0;
+}
+
+/* Reads "restart" into *out (an MH_RESTART_*); an unknown value lists the
+ * choices and names the nearest one. */
+static int cfg_restart(mh_cfg_ctx_t *x, const char *key, json_t *v, int *out)
+{
+  static const char choices[] = "expected \"never\", \"on-failure\" or \"always\"";
+  if (!json_is_string(v))
+    return cfg_fail(x, key, "%s, got %s", choices, cfg_typename(v));
+  const char *s = json_string_value(v);
+  for (int i = 0; mh_restart_values[i]; i++) {
+    if (strcmp(s, mh_restart_values[i]) == 0) {
+      *out = i;
+      return 0;
+    }
+  }
+  char q[MH_KEYPATH_MAX] = "";
+  cfg_quote(q, sizeof q, s);
+  const char *near = mh_config_suggest(s, mh_restart_values);
+  if (near)
+    return cfg_fail(x, key, "%s, got %s (did you mean \"%s\"?)", choices, q, near);
+  return cfg_fail(x, key, "%s, got %s", choices, q);
+}
+
+/* A new channel allowlist from the array V: non-empty strings, each an
+ * exact name or a prefix ending in one "*"; NULL after a message. */
+static char **cfg_channels(mh_cfg_ctx_t *x, const char *key, json_t *v)
+{
+  char **out = cfg_strings(x, key, v, 0);
+  for (size_t i = 0; out && out[i]; i++) {
+    const char *star = strchr(out[i], '*');
+    if (star && star[1] == '\0')
+      continue;
+    if (star) {
+      char kp[MH_KEYPATH_MAX], q[MH_KEYPATH_MAX] = "";
+      cfg_index(kp, sizeof kp, key, i);
+      cfg_quote(q, sizeof q, out[i]);
+      cfg_fail(x, kp, "invalid channel %s (\"*\" may only end a prefix, as in \"jobs:*\")", q);
+      for (i = 0; out[i]; i++)
+        free(out[i]);
+      free(out);
+      return NULL;
+    }
+  }
+  return out;
+}
+
+int mh_config_channel_allowed(char *const *channels, const char *ch, size_t n)
+{
+  if (!channels)
+    return 1;
+  for (; *channels; channels++) {
+    const char *e = *channels;
+    size_t len = strlen(e);
+    /* n == 0 may come with ch == NULL, which memcmp must never see. */
+    if (len > 0 && e[len - 1] == '*') {
+      if (n >= len - 1 && (len == 1 || memcmp(ch, e, len - 1) == 0))
+        return 1;
+    } else if (len == n && (n == 0 || memcmp(ch, e, n) == 0)) {
+      return 1;
+    }
   }
   return 0;
 }
@@ -454,6 +556,10 @@ static int cfg_renderer(mh_cfg_ctx_t *x, const char *kp, json_t *v, mh_renderer_
   char sub[MH_KEYPATH_MAX];
   const char *s;
   json_t *e;
+  long long n;
+  r->restart = MH_RESTART_NEVER;
+  r->max_restarts = MH_DEFAULT_MAX_RESTARTS;
+  r->channels = NULL;
   if (!json_is_object(v))
     return cfg_fail(x, kp, "expected an object, got %s", cfg_typename(v));
   if (cfg_known_keys(x, kp, v, mh_renderer_keys) != 0)
@@ -511,6 +617,24 @@ static int cfg_renderer(mh_cfg_ctx_t *x, const char *kp, json_t *v, mh_renderer_
   cfg_key(sub, sizeof sub, kp, "env");
   if (!(r->env = cfg_env(x, sub, json_object_get(v, "env"))))
     return -1;
+
+  if ((e = json_object_get(v, "restart"))) {
+    cfg_key(sub, sizeof sub, kp, "restart");
+    if (cfg_restart(x, sub, e, &r->restart) != 0)
+      return -1;
+  }
+  if ((e = json_object_get(v, "maxRestarts"))) {
+    cfg_key(sub, sizeof sub, kp, "maxRestarts");
+    if (cfg_int(x, sub, e, 0, MH_MAX_RESTARTS_LIMIT, &n) != 0)
+      return -1;
+    r->max_restarts = (int)n;
+  }
+  /* Absent: every channel is allowed (NULL); [] allows none. */
+  if ((e = json_object_get(v, "channels"))) {
+    cfg_key(sub, sizeof sub, kp, "channels");
+    if (!(r->channels = cfg_channels(x, sub, e)))
+      return -1;
+  }
   return 0;
 }
 
@@ -688,6 +812,10 @@ int mh_config_load(mh_config_t *c, const char *app, char *err, size_t errlen)
   memset(c, 0, sizeof *c);
   c->limits.max_message_bytes = MH_DEFAULT_MAX_MESSAGE_BYTES;
   c->limits.max_depth = MH_DEFAULT_MAX_DEPTH;
+  c->limits.max_queued_bytes = MH_DEFAULT_MAX_QUEUED_BYTES;
+  c->limits.max_pending_invokes = MH_DEFAULT_MAX_PENDING_INVOKES;
+  c->limits.max_pending_sync = MH_DEFAULT_MAX_PENDING_SYNC;
+  c->limits.quit_timeout_ms = MH_DEFAULT_QUIT_TIMEOUT_MS;
   if (err && errlen)
     err[0] = '\0';
 
@@ -737,6 +865,7 @@ void mh_config_close(mh_config_t *c)
     cfg_free_strv(r->args);
     free(r->cwd);
     cfg_free_strv(r->env);
+    cfg_free_strv(r->channels);
   }
   free(c->renderers);
   free(c->path);

@@ -10,6 +10,7 @@
 #include <ftw.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -122,6 +123,20 @@ static size_t strv_len(char **v)
   return n;
 }
 
+/* The limits a config without "limits" gets. */
+static void check_default_limits(const mh_limits_t *l, int line)
+{
+  int before = mh_test_failures;
+  CHECK_INT(l->max_message_bytes, MH_DEFAULT_MAX_MESSAGE_BYTES);
+  CHECK_INT(l->max_depth, MH_DEFAULT_MAX_DEPTH);
+  CHECK_INT(l->max_queued_bytes, MH_DEFAULT_MAX_QUEUED_BYTES);
+  CHECK_INT(l->max_pending_invokes, MH_DEFAULT_MAX_PENDING_INVOKES);
+  CHECK_INT(l->max_pending_sync, MH_DEFAULT_MAX_PENDING_SYNC);
+  CHECK_INT(l->quit_timeout_ms, MH_DEFAULT_QUIT_TIMEOUT_MS);
+  if (mh_test_failures != before)
+    fprintf(stderr, "  (default limits checked from line %d)\n", line);
+}
+
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
   (void)st, (void)flag, (void)ftw;
@@ -133,8 +148,11 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 static void test_suggest(void)
 {
   static const char *const top[] = {"main", "renderers", "limits", NULL};
-  static const char *const rend[] = {"name", "script", "command", "args", "cwd", "env", NULL};
-  static const char *const lim[] = {"maxMessageBytes", "maxDepth", NULL};
+  static const char *const rend[] = {"name", "script", "command", "args", "cwd", "env",
+                                     "restart", "maxRestarts", "channels", NULL};
+  static const char *const lim[] = {"maxMessageBytes", "maxDepth", "maxQueuedBytes",
+                                    "maxPendingInvokes", "maxPendingSync", "quitTimeoutMs", NULL};
+  static const char *const restart[] = {"never", "on-failure", "always", NULL};
   static const char *const pair[] = {"abcd", "abce", NULL};
   static const char *const none[] = {NULL};
 
@@ -147,6 +165,21 @@ static void test_suggest(void)
   CHECK_STR(mh_config_suggest("maxMesageBytes", lim), "maxMessageBytes");
   CHECK_STR(mh_config_suggest("arg", rend), "args");
   CHECK_STR(mh_config_suggest("commands", rend), "command");
+  CHECK_STR(mh_config_suggest("restarts", rend), "restart");
+  CHECK_STR(mh_config_suggest("maxRestart", rend), "maxRestarts");
+  CHECK_STR(mh_config_suggest("max_restarts", rend), "maxRestarts");
+  CHECK_STR(mh_config_suggest("channel", rend), "channels");
+  CHECK_STR(mh_config_suggest("Channels", rend), "channels");
+  CHECK_STR(mh_config_suggest("maxQueueBytes", lim), "maxQueuedBytes");
+  CHECK_STR(mh_config_suggest("maxPendingInvoke", lim), "maxPendingInvokes");
+  CHECK_STR(mh_config_suggest("maxPendingSyncs", lim), "maxPendingSync");
+  CHECK_STR(mh_config_suggest("quitTimeout", lim), "quitTimeoutMs");
+  CHECK_STR(mh_config_suggest("quitTimeoutMS", lim), "quitTimeoutMs");
+  CHECK_STR(mh_config_suggest("onfailure", restart), "on-failure");
+  CHECK_STR(mh_config_suggest("on_failure", restart), "on-failure");
+  CHECK_STR(mh_config_suggest("Always", restart), "always");
+  CHECK_STR(mh_config_suggest("nevr", restart), "never");
+  CHECK(mh_config_suggest("no", restart) == NULL);
   /* Distance 3 is accepted only for words of 9 or more bytes. */
   CHECK_STR(mh_config_suggest("renderxyz", top), "renderers");
   CHECK(mh_config_suggest("namexyz", rend) == NULL);
@@ -186,9 +219,19 @@ static void test_fixtures(void)
     snprintf(want, sizeof want, "%s/views", dir);
     CHECK_STR(c.renderers[0].cwd, want);
     CHECK_STR(c.renderers[2].cwd, dir);
+    /* Keys the fixture leaves out take their defaults. */
+    for (size_t i = 0; i < 3; i++) {
+      CHECK_INT(c.renderers[i].restart, MH_RESTART_NEVER);
+      CHECK_INT(c.renderers[i].max_restarts, MH_DEFAULT_MAX_RESTARTS);
+      CHECK(c.renderers[i].channels == NULL);
+    }
   }
   CHECK_INT(c.limits.max_message_bytes, 1048576);
   CHECK_INT(c.limits.max_depth, 64);
+  CHECK_INT(c.limits.max_queued_bytes, MH_DEFAULT_MAX_QUEUED_BYTES);
+  CHECK_INT(c.limits.max_pending_invokes, MH_DEFAULT_MAX_PENDING_INVOKES);
+  CHECK_INT(c.limits.max_pending_sync, MH_DEFAULT_MAX_PENDING_SYNC);
+  CHECK_INT(c.limits.quit_timeout_ms, MH_DEFAULT_QUIT_TIMEOUT_MS);
   mh_config_close(&c);
 
   snprintf(app, sizeof app, "%s/config/typo", MH_FIXTURES);
@@ -208,8 +251,7 @@ static void test_lone_script(void)
     CHECK_STR(c.main, abspath("solo/app.lua"));
     CHECK_INT(c.nrenderers, 0);
     CHECK(c.renderers == NULL);
-    CHECK_INT(c.limits.max_message_bytes, MH_DEFAULT_MAX_MESSAGE_BYTES);
-    CHECK_INT(c.limits.max_depth, MH_DEFAULT_MAX_DEPTH);
+    check_default_limits(&c.limits, __LINE__);
     mh_config_close(&c);
   }
   /* An absolute path gives the same result. */
@@ -233,10 +275,12 @@ static void test_full_config(void)
       "  \"main\": \"main.lua\",\n"
       "  \"renderers\": [\n"
       "    {\"name\": \"ui\", \"script\": \"ui.lua\", \"args\": [\"--x\", \"1\", \"\"],\n"
-      "     \"cwd\": \"sub\", \"env\": {\"K\": \"V\", \"EMPTY\": \"\", \"EQ\": \"a=b\"}},\n"
+      "     \"cwd\": \"sub\", \"env\": {\"K\": \"V\", \"EMPTY\": \"\", \"EQ\": \"a=b\"},\n"
+      "     \"restart\": \"on-failure\", \"maxRestarts\": 3, \"channels\": [\"ping\", \"jobs:*\"]},\n"
       "    {\"name\": \"worker\", \"command\": [\"node\", \"worker.js\", \"\"]}\n"
       "  ],\n"
-      "  \"limits\": {\"maxMessageBytes\": 1048576, \"maxDepth\": 50}\n"
+      "  \"limits\": {\"maxMessageBytes\": 1048576, \"maxDepth\": 50, \"maxQueuedBytes\": 2097152,\n"
+      "             \"maxPendingInvokes\": 100, \"maxPendingSync\": 8, \"quitTimeoutMs\": 500}\n"
       "}\n");
   if (load_ok(&c, "full") != 0)
     return;
@@ -258,6 +302,16 @@ static void test_full_config(void)
     CHECK_STR(ui->env[0], "K=V");  /* document order is kept */
     CHECK_STR(ui->env[1], "EMPTY=");
     CHECK_STR(ui->env[2], "EQ=a=b");
+    CHECK_INT(ui->restart, MH_RESTART_ON_FAILURE);
+    CHECK_INT(ui->max_restarts, 3);
+    CHECK_INT(strv_len(ui->channels), 2);
+    if (strv_len(ui->channels) == 2) {
+      CHECK_STR(ui->channels[0], "ping");
+      CHECK_STR(ui->channels[1], "jobs:*");
+    }
+    CHECK(mh_config_channel_allowed(ui->channels, "ping", 4));
+    CHECK(mh_config_channel_allowed(ui->channels, "jobs:1", 6));
+    CHECK(!mh_config_channel_allowed(ui->channels, "pong", 4));
 
     CHECK_STR(w->name, "worker");
     CHECK(w->script == NULL);
@@ -268,9 +322,17 @@ static void test_full_config(void)
     CHECK(w->args != NULL && w->args[0] == NULL);
     CHECK(w->env != NULL && w->env[0] == NULL);
     CHECK_STR(w->cwd, abspath("full"));
+    CHECK_INT(w->restart, MH_RESTART_NEVER);
+    CHECK_INT(w->max_restarts, MH_DEFAULT_MAX_RESTARTS);
+    CHECK(w->channels == NULL);
+    CHECK(mh_config_channel_allowed(w->channels, "anything", 8));
   }
   CHECK_INT(c.limits.max_message_bytes, 1048576);
   CHECK_INT(c.limits.max_depth, 50);
+  CHECK_INT(c.limits.max_queued_bytes, 2097152);
+  CHECK_INT(c.limits.max_pending_invokes, 100);
+  CHECK_INT(c.limits.max_pending_sync, 8);
+  CHECK_INT(c.limits.quit_timeout_ms, 500);
   mh_config_close(&c);
   mh_config_close(&c);  /* closing twice is harmless */
   CHECK(is_empty(&c));
@@ -298,8 +360,7 @@ static void test_json_path(void)
     CHECK(c.main == NULL);
     CHECK_INT(c.nrenderers, 0);
     CHECK(c.renderers == NULL);
-    CHECK_INT(c.limits.max_message_bytes, MH_DEFAULT_MAX_MESSAGE_BYTES);
-    CHECK_INT(c.limits.max_depth, MH_DEFAULT_MAX_DEPTH);
+    check_default_limits(&c.limits, __LINE__);
     mh_config_close(&c);
   }
   /* Paths are relative to the config's own directory, not the cwd; an
@@ -368,7 +429,27 @@ static void test_unknown_keys(void)
             msg("zzz: unknown key (valid keys: \"main\", \"renderers\", \"limits\")"));
   CHECK_STR(json_err("{\"renderers\": [{\"script\": \"ui.lua\", \"shell\": true}]}"),
             msg("renderers[0].shell: unknown key (valid keys: \"name\", \"script\", "
-                "\"command\", \"args\", \"cwd\", \"env\")"));
+                "\"command\", \"args\", \"cwd\", \"env\", \"restart\", \"maxRestarts\", "
+                "\"channels\")"));
+  CHECK_STR(json_err("{\"limits\": {\"timeout\": 1}}"),
+            msg("limits.timeout: unknown key (valid keys: \"maxMessageBytes\", \"maxDepth\", "
+                "\"maxQueuedBytes\", \"maxPendingInvokes\", \"maxPendingSync\", "
+                "\"quitTimeoutMs\")"));
+  /* The new keys are suggested like the old ones. */
+  CHECK_STR(json_err("{\"renderers\": [{\"script\": \"ui.lua\", \"restarts\": \"always\"}]}"),
+            msg("renderers[0].restarts: unknown key (did you mean \"restart\"?)"));
+  CHECK_STR(json_err("{\"renderers\": [{\"script\": \"ui.lua\", \"maxRestart\": 1}]}"),
+            msg("renderers[0].maxRestart: unknown key (did you mean \"maxRestarts\"?)"));
+  CHECK_STR(json_err("{\"renderers\": [{\"script\": \"ui.lua\", \"channel\": []}]}"),
+            msg("renderers[0].channel: unknown key (did you mean \"channels\"?)"));
+  CHECK_STR(json_err("{\"limits\": {\"maxQueueBytes\": 65536}}"),
+            msg("limits.maxQueueBytes: unknown key (did you mean \"maxQueuedBytes\"?)"));
+  CHECK_STR(json_err("{\"limits\": {\"maxPendingInvoke\": 1}}"),
+            msg("limits.maxPendingInvoke: unknown key (did you mean \"maxPendingInvokes\"?)"));
+  CHECK_STR(json_err("{\"limits\": {\"maxpendingsync\": 1}}"),
+            msg("limits.maxpendingsync: unknown key (did you mean \"maxPendingSync\"?)"));
+  CHECK_STR(json_err("{\"limits\": {\"quitTimeout\": 1}}"),
+            msg("limits.quitTimeout: unknown key (did you mean \"quitTimeoutMs\"?)"));
   /* Keys that are no identifiers are quoted, control bytes escaped. */
   CHECK_STR(json_err("{\"a b\": 1}"), msg("[\"a b\"]: unknown key (valid keys: \"main\", "
                                           "\"renderers\", \"limits\")"));
@@ -534,6 +615,226 @@ static void test_names(void)
             msg("renderers[0].name: expected a string, got number"));
 }
 
+/* Loads e/mainhost.json holding one renderer {"script": "ui.lua", FIELDS}
+ * into C; 0 on success. */
+static int load_one(mh_config_t *c, const char *fields)
+{
+  char json[1024];
+  snprintf(json, sizeof json, "{\"renderers\": [{\"script\": \"ui.lua\", %s}]}", fields);
+  put("e/mainhost.json", json);
+  int rc = load_ok(c, "e");
+  if (rc != 0)
+    fprintf(stderr, "  with %s\n", fields);
+  return rc;
+}
+
+/* The message for one renderer {"script": "ui.lua", FIELDS}. */
+static const char *one_err(const char *fields)
+{
+  char json[1024];
+  snprintf(json, sizeof json, "{\"renderers\": [{\"script\": \"ui.lua\", %s}]}", fields);
+  return json_err(json);
+}
+
+static void test_restart(void)
+{
+  mh_config_t c;
+  static const struct { const char *json; int want; } ok[] = {
+    {"\"restart\": \"never\"", MH_RESTART_NEVER},
+    {"\"restart\": \"on-failure\"", MH_RESTART_ON_FAILURE},
+    {"\"restart\": \"always\"", MH_RESTART_ALWAYS},
+  };
+  for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+    if (load_one(&c, ok[i].json) == 0) {
+      CHECK_INT(c.renderers[0].restart, ok[i].want);
+      CHECK_INT(c.renderers[0].max_restarts, MH_DEFAULT_MAX_RESTARTS);
+      mh_config_close(&c);
+    }
+  }
+  /* maxRestarts alone leaves restart at "never"; an integral real counts. */
+  static const struct { const char *json; int want; } counts[] = {
+    {"\"maxRestarts\": 0", 0}, {"\"maxRestarts\": 1000", 1000}, {"\"maxRestarts\": 7", 7},
+    {"\"maxRestarts\": 1e2", 100}, {"\"maxRestarts\": 3.0", 3},
+  };
+  for (size_t i = 0; i < sizeof counts / sizeof *counts; i++) {
+    if (load_one(&c, counts[i].json) == 0) {
+      CHECK_INT(c.renderers[0].restart, MH_RESTART_NEVER);
+      CHECK_INT(c.renderers[0].max_restarts, counts[i].want);
+      mh_config_close(&c);
+    }
+  }
+  /* Each renderer has its own settings. */
+  put("e/mainhost.json", "{\"renderers\": [{\"script\": \"ui.lua\", \"restart\": \"always\","
+                         " \"maxRestarts\": 2}, {\"command\": [\"x\"]}]}");
+  if (load_ok(&c, "e") == 0) {
+    CHECK_INT(c.renderers[0].restart, MH_RESTART_ALWAYS);
+    CHECK_INT(c.renderers[0].max_restarts, 2);
+    CHECK_INT(c.renderers[1].restart, MH_RESTART_NEVER);
+    CHECK_INT(c.renderers[1].max_restarts, MH_DEFAULT_MAX_RESTARTS);
+    mh_config_close(&c);
+  }
+
+  /* Unknown values list the choices and name the nearest one, if any. */
+#define CHOICES "expected \"never\", \"on-failure\" or \"always\""
+  CHECK_STR(one_err("\"restart\": \"onfailure\""),
+            msg("renderers[0].restart: " CHOICES ", got \"onfailure\" (did you mean \"on-failure\"?)"));
+  CHECK_STR(one_err("\"restart\": \"on_failure\""),
+            msg("renderers[0].restart: " CHOICES ", got \"on_failure\" (did you mean \"on-failure\"?)"));
+  CHECK_STR(one_err("\"restart\": \"Always\""),  /* values are case-sensitive */
+            msg("renderers[0].restart: " CHOICES ", got \"Always\" (did you mean \"always\"?)"));
+  CHECK_STR(one_err("\"restart\": \"nevr\""),
+            msg("renderers[0].restart: " CHOICES ", got \"nevr\" (did you mean \"never\"?)"));
+  CHECK_STR(one_err("\"restart\": \"no\""), msg("renderers[0].restart: " CHOICES ", got \"no\""));
+  CHECK_STR(one_err("\"restart\": \"\""), msg("renderers[0].restart: " CHOICES ", got \"\""));
+  CHECK_STR(one_err("\"restart\": \"a\\\"b\""),
+            msg("renderers[0].restart: " CHOICES ", got \"a\\\"b\""));
+  CHECK_STR(one_err("\"restart\": true"), msg("renderers[0].restart: " CHOICES ", got boolean"));
+  CHECK_STR(one_err("\"restart\": 1"), msg("renderers[0].restart: " CHOICES ", got number"));
+  CHECK_STR(one_err("\"restart\": null"), msg("renderers[0].restart: " CHOICES ", got null"));
+  CHECK_STR(one_err("\"restart\": [\"always\"]"), msg("renderers[0].restart: " CHOICES ", got array"));
+#undef CHOICES
+  /* A huge value is cut short, never overrun. */
+  char big[1200] = "\"restart\": \"";
+  memset(big + strlen(big), 'x', 900);
+  strcpy(big + strlen(big), "\"");
+  const char *m = one_err(big);
+  CHECK(strncmp(m, msg("renderers[0].restart: expected"), strlen(msg("renderers[0].restart: expected"))) == 0);
+  CHECK(strstr(m, "xxx...\"") != NULL);
+
+  CHECK_STR(one_err("\"maxRestarts\": -1"),
+            msg("renderers[0].maxRestarts: expected an integer from 0 to 1000, got -1"));
+  CHECK_STR(one_err("\"maxRestarts\": 1001"),
+            msg("renderers[0].maxRestarts: expected an integer from 0 to 1000, got 1001"));
+  CHECK_STR(one_err("\"maxRestarts\": 1e10"),
+            msg("renderers[0].maxRestarts: expected an integer from 0 to 1000, got 1e+10"));
+  CHECK_STR(one_err("\"maxRestarts\": 2.5"),
+            msg("renderers[0].maxRestarts: expected an integer, got 2.5"));
+  CHECK_STR(one_err("\"maxRestarts\": \"5\""),
+            msg("renderers[0].maxRestarts: expected an integer, got string"));
+  CHECK_STR(one_err("\"maxRestarts\": false"),
+            msg("renderers[0].maxRestarts: expected an integer, got boolean"));
+  CHECK_STR(one_err("\"maxRestarts\": null"),
+            msg("renderers[0].maxRestarts: expected an integer, got null"));
+  /* The entry's path is in the message, whichever entry it is. */
+  CHECK_STR(json_err("{\"renderers\": [{\"command\": [\"x\"]}, {\"command\": [\"y\"], \"restart\": \"sometimes\"}]}"),
+            msg("renderers[1].restart: expected \"never\", \"on-failure\" or \"always\", got \"sometimes\""));
+}
+
+static void test_channels(void)
+{
+  mh_config_t c;
+  if (load_one(&c, "\"channels\": [\"ping\", \"jobs:*\", \"*\", \"a b\", \"x:y:z\", \"ping\"]") == 0) {
+    char **ch = c.renderers[0].channels;
+    CHECK_INT(strv_len(ch), 6);
+    if (strv_len(ch) == 6) {
+      CHECK_STR(ch[0], "ping");
+      CHECK_STR(ch[1], "jobs:*");
+      CHECK_STR(ch[2], "*");  /* an empty prefix: every channel */
+      CHECK_STR(ch[3], "a b");
+      CHECK_STR(ch[4], "x:y:z");
+      CHECK_STR(ch[5], "ping");  /* a repeat is harmless */
+    }
+    mh_config_close(&c);
+  }
+  /* Absent: NULL (everything allowed); []: a lone terminator (nothing). */
+  if (load_one(&c, "\"args\": []") == 0) {
+    CHECK(c.renderers[0].channels == NULL);
+    mh_config_close(&c);
+  }
+  if (load_one(&c, "\"channels\": []") == 0) {
+    CHECK(c.renderers[0].channels != NULL && c.renderers[0].channels[0] == NULL);
+    CHECK(!mh_config_channel_allowed(c.renderers[0].channels, "ping", 4));
+    mh_config_close(&c);
+  }
+
+  CHECK_STR(one_err("\"channels\": \"ping\""),
+            msg("renderers[0].channels: expected an array of strings, got string"));
+  CHECK_STR(one_err("\"channels\": null"),
+            msg("renderers[0].channels: expected an array of strings, got null"));
+  CHECK_STR(one_err("\"channels\": {\"ping\": true}"),
+            msg("renderers[0].channels: expected an array of strings, got object"));
+  CHECK_STR(one_err("\"channels\": [\"ping\", 1]"),
+            msg("renderers[0].channels[1]: expected a string, got number"));
+  CHECK_STR(one_err("\"channels\": [\"ping\", \"\"]"),
+            msg("renderers[0].channels[1]: expected a non-empty string"));
+  CHECK_STR(one_err("\"channels\": [null]"),
+            msg("renderers[0].channels[0]: expected a string, got null"));
+  CHECK_STR(one_err("\"channels\": [[\"ping\"]]"),
+            msg("renderers[0].channels[0]: expected a string, got array"));
+  /* "*" only as the last byte, once. */
+#define STAR "(\"*\" may only end a prefix, as in \"jobs:*\")"
+  CHECK_STR(one_err("\"channels\": [\"ok\", \"a*b\"]"),
+            msg("renderers[0].channels[1]: invalid channel \"a*b\" " STAR));
+  CHECK_STR(one_err("\"channels\": [\"jobs:**\"]"),
+            msg("renderers[0].channels[0]: invalid channel \"jobs:**\" " STAR));
+  CHECK_STR(one_err("\"channels\": [\"**\"]"),
+            msg("renderers[0].channels[0]: invalid channel \"**\" " STAR));
+  CHECK_STR(one_err("\"channels\": [\"*:jobs\"]"),
+            msg("renderers[0].channels[0]: invalid channel \"*:jobs\" " STAR));
+  CHECK_STR(one_err("\"channels\": [\"a*b*\"]"),
+            msg("renderers[0].channels[0]: invalid channel \"a*b*\" " STAR));
+  CHECK_STR(one_err("\"channels\": [\"a\\tb*c\"]"),
+            msg("renderers[0].channels[0]: invalid channel \"a\\u0009b*c\" " STAR));
+#undef STAR
+  /* An entry never holds a NUL byte, so it can never match part of a name:
+   * jansson refuses \u0000 in the file. */
+  const char *m = one_err("\"channels\": [\"a\\u0000b\"]");
+  CHECK(strstr(m, ": invalid JSON: ") != NULL);
+  /* A bad channel in a later entry frees the earlier ones (run under ASan). */
+  CHECK_STR(json_err("{\"renderers\": [{\"script\": \"ui.lua\", \"channels\": [\"a\", \"b*\"]},"
+                     " {\"command\": [\"x\"], \"channels\": [\"a\", \"b\", \"c*d\"]}]}"),
+            msg("renderers[1].channels[2]: invalid channel \"c*d\" (\"*\" may only end a prefix,"
+                " as in \"jobs:*\")"));
+}
+
+static void test_channel_allowed(void)
+{
+  char *list[] = {"ping", "jobs:*", "a b", NULL};
+  char *all[] = {"*", NULL};
+  char *none[] = {NULL};
+
+  /* NULL: everything, even "" with no pointer at all. */
+  CHECK_INT(mh_config_channel_allowed(NULL, "x", 1), 1);
+  CHECK_INT(mh_config_channel_allowed(NULL, NULL, 0), 1);
+  CHECK_INT(mh_config_channel_allowed(NULL, "a\0b", 3), 1);
+  /* An empty list: nothing. */
+  CHECK_INT(mh_config_channel_allowed(none, "ping", 4), 0);
+  CHECK_INT(mh_config_channel_allowed(none, NULL, 0), 0);
+
+  /* Exact entries match the whole name only, case-sensitively. */
+  CHECK_INT(mh_config_channel_allowed(list, "ping", 4), 1);
+  CHECK_INT(mh_config_channel_allowed(list, "a b", 3), 1);
+  CHECK_INT(mh_config_channel_allowed(list, "pin", 3), 0);
+  CHECK_INT(mh_config_channel_allowed(list, "pings", 5), 0);
+  CHECK_INT(mh_config_channel_allowed(list, "Ping", 4), 0);
+  CHECK_INT(mh_config_channel_allowed(list, "", 0), 0);
+  CHECK_INT(mh_config_channel_allowed(list, NULL, 0), 0);
+  /* N bytes, not strlen: a longer buffer, or one holding NUL. */
+  CHECK_INT(mh_config_channel_allowed(list, "pingpong", 4), 1);
+  CHECK_INT(mh_config_channel_allowed(list, "ping\0", 5), 0);
+  CHECK_INT(mh_config_channel_allowed(list, "pi\0g", 4), 0);
+  /* "*" is literal in an exact match: "ping*" is no entry. */
+  CHECK_INT(mh_config_channel_allowed(list, "ping*", 5), 0);
+
+  /* Prefixes: the part before "*", then anything, nothing included. */
+  CHECK_INT(mh_config_channel_allowed(list, "jobs:", 5), 1);
+  CHECK_INT(mh_config_channel_allowed(list, "jobs:1", 6), 1);
+  CHECK_INT(mh_config_channel_allowed(list, "jobs:a:b", 8), 1);
+  CHECK_INT(mh_config_channel_allowed(list, "jobs:*", 6), 1);
+  CHECK_INT(mh_config_channel_allowed(list, "jobs:\0x", 7), 1);
+  CHECK_INT(mh_config_channel_allowed(list, "jobs", 4), 0);
+  CHECK_INT(mh_config_channel_allowed(list, "job:1", 5), 0);
+  CHECK_INT(mh_config_channel_allowed(list, "Jobs:1", 6), 0);
+  CHECK_INT(mh_config_channel_allowed(list, "jobs:1", 4), 0);  /* only "jobs" is looked at */
+  CHECK_INT(mh_config_channel_allowed(list, "jo\0s:1", 6), 0);
+
+  /* A lone "*": every name, "" included. */
+  CHECK_INT(mh_config_channel_allowed(all, "anything", 8), 1);
+  CHECK_INT(mh_config_channel_allowed(all, "", 0), 1);
+  CHECK_INT(mh_config_channel_allowed(all, NULL, 0), 1);
+  CHECK_INT(mh_config_channel_allowed(all, "\0", 1), 1);
+}
+
 static void test_limits(void)
 {
   mh_config_t c;
@@ -583,6 +884,99 @@ static void test_limits(void)
             msg("limits.maxDepth: expected an integer, got 1.5"));
   CHECK_STR(json_err("{\"limits\": {\"maxDepth\": null}}"),
             msg("limits.maxDepth: expected an integer, got null"));
+
+  /* The four newer limits: the bounds themselves are valid, each alone
+   * leaves every other limit at its default. */
+  static const struct {
+    const char *json;
+    size_t queued, invokes, sync;
+    unsigned quit;
+  } ok[] = {
+    {"\"maxQueuedBytes\": 65536", 65536, 0, 0, 0},
+    {"\"maxQueuedBytes\": 1e9", 1000000000, 0, 0, 0},
+    {"\"maxQueuedBytes\": 2147483648", (size_t)2147483648u, 0, 0, 0},
+    {"\"maxPendingInvokes\": 1", 0, 1, 0, 0},
+    {"\"maxPendingInvokes\": 1000000", 0, 1000000, 0, 0},
+    {"\"maxPendingInvokes\": 1e6", 0, 1000000, 0, 0},
+    {"\"maxPendingSync\": 1", 0, 0, 1, 0},
+    {"\"maxPendingSync\": 100000", 0, 0, 100000, 0},
+    {"\"quitTimeoutMs\": 600000", 0, 0, 0, 600000},
+    {"\"quitTimeoutMs\": 1", 0, 0, 0, 1},
+  };
+  char json[256];
+  for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+    snprintf(json, sizeof json, "{\"limits\": {%s}}", ok[i].json);
+    put("e/mainhost.json", json);
+    if (load_ok(&c, "e") != 0)
+      continue;
+    CHECK_INT(c.limits.max_message_bytes, MH_DEFAULT_MAX_MESSAGE_BYTES);
+    CHECK_INT(c.limits.max_depth, MH_DEFAULT_MAX_DEPTH);
+    CHECK_INT(c.limits.max_queued_bytes, ok[i].queued ? ok[i].queued : MH_DEFAULT_MAX_QUEUED_BYTES);
+    CHECK_INT(c.limits.max_pending_invokes,
+              ok[i].invokes ? ok[i].invokes : MH_DEFAULT_MAX_PENDING_INVOKES);
+    CHECK_INT(c.limits.max_pending_sync, ok[i].sync ? ok[i].sync : MH_DEFAULT_MAX_PENDING_SYNC);
+    CHECK_INT(c.limits.quit_timeout_ms, ok[i].quit ? ok[i].quit : MH_DEFAULT_QUIT_TIMEOUT_MS);
+    mh_config_close(&c);
+  }
+#if SIZE_MAX >= 0x7fffffffffffffff
+  /* The largest integer JSON gives us is a valid byte count. */
+  put("e/mainhost.json", "{\"limits\": {\"maxQueuedBytes\": 9223372036854775807}}");
+  if (load_ok(&c, "e") == 0) {
+    CHECK(c.limits.max_queued_bytes == (size_t)0x7fffffffffffffff);
+    mh_config_close(&c);
+  }
+#endif
+  /* 0 ms is valid: SIGTERM right away once the channel closes. */
+  put("e/mainhost.json", "{\"limits\": {\"quitTimeoutMs\": 0}}");
+  if (load_ok(&c, "e") == 0) {
+    CHECK_INT(c.limits.quit_timeout_ms, 0);
+    mh_config_close(&c);
+  }
+  /* The header's defaults are the documented ones. */
+  CHECK_INT(MH_DEFAULT_MAX_QUEUED_BYTES, 64 * 1024 * 1024);
+  CHECK_INT(MH_DEFAULT_MAX_PENDING_INVOKES, 10000);
+  CHECK_INT(MH_DEFAULT_MAX_PENDING_SYNC, 64);
+  CHECK_INT(MH_DEFAULT_QUIT_TIMEOUT_MS, 2000);
+  CHECK_INT(MH_DEFAULT_MAX_RESTARTS, 5);
+
+  CHECK_STR(json_err("{\"limits\": {\"maxQueuedBytes\": 65535}}"),
+            msg("limits.maxQueuedBytes: expected an integer >= 65536, got 65535"));
+  CHECK_STR(json_err("{\"limits\": {\"maxQueuedBytes\": 0}}"),
+            msg("limits.maxQueuedBytes: expected an integer >= 65536, got 0"));
+  CHECK_STR(json_err("{\"limits\": {\"maxQueuedBytes\": -65536}}"),
+            msg("limits.maxQueuedBytes: expected an integer >= 65536, got -65536"));
+  CHECK_STR(json_err("{\"limits\": {\"maxQueuedBytes\": 1e300}}"),
+            msg("limits.maxQueuedBytes: expected an integer >= 65536, got 1e+300"));
+  CHECK_STR(json_err("{\"limits\": {\"maxQueuedBytes\": 65536.5}}"),
+            msg("limits.maxQueuedBytes: expected an integer, got 65536.5"));
+  CHECK_STR(json_err("{\"limits\": {\"maxQueuedBytes\": \"64M\"}}"),
+            msg("limits.maxQueuedBytes: expected an integer, got string"));
+  CHECK_STR(json_err("{\"limits\": {\"maxPendingInvokes\": 0}}"),
+            msg("limits.maxPendingInvokes: expected an integer from 1 to 1000000, got 0"));
+  CHECK_STR(json_err("{\"limits\": {\"maxPendingInvokes\": 1000001}}"),
+            msg("limits.maxPendingInvokes: expected an integer from 1 to 1000000, got 1000001"));
+  CHECK_STR(json_err("{\"limits\": {\"maxPendingInvokes\": true}}"),
+            msg("limits.maxPendingInvokes: expected an integer, got boolean"));
+  CHECK_STR(json_err("{\"limits\": {\"maxPendingInvokes\": 0.5}}"),
+            msg("limits.maxPendingInvokes: expected an integer from 1 to 1000000, got 0.5"));
+  CHECK_STR(json_err("{\"limits\": {\"maxPendingSync\": 0}}"),
+            msg("limits.maxPendingSync: expected an integer from 1 to 100000, got 0"));
+  CHECK_STR(json_err("{\"limits\": {\"maxPendingSync\": 100001}}"),
+            msg("limits.maxPendingSync: expected an integer from 1 to 100000, got 100001"));
+  CHECK_STR(json_err("{\"limits\": {\"maxPendingSync\": [64]}}"),
+            msg("limits.maxPendingSync: expected an integer, got array"));
+  CHECK_STR(json_err("{\"limits\": {\"quitTimeoutMs\": -1}}"),
+            msg("limits.quitTimeoutMs: expected an integer from 0 to 600000, got -1"));
+  CHECK_STR(json_err("{\"limits\": {\"quitTimeoutMs\": 600001}}"),
+            msg("limits.quitTimeoutMs: expected an integer from 0 to 600000, got 600001"));
+  CHECK_STR(json_err("{\"limits\": {\"quitTimeoutMs\": 4294967296}}"),
+            msg("limits.quitTimeoutMs: expected an integer from 0 to 600000, got 4294967296"));
+  CHECK_STR(json_err("{\"limits\": {\"quitTimeoutMs\": 1.5}}"),
+            msg("limits.quitTimeoutMs: expected an integer, got 1.5"));
+  CHECK_STR(json_err("{\"limits\": {\"quitTimeoutMs\": \"2s\"}}"),
+            msg("limits.quitTimeoutMs: expected an integer, got string"));
+  CHECK_STR(json_err("{\"limits\": {\"quitTimeoutMs\": null}}"),
+            msg("limits.quitTimeoutMs: expected an integer, got null"));
 }
 
 static void test_error_buffer(void)
@@ -628,6 +1022,9 @@ int main(void)
   test_script_or_command();
   test_missing_paths();
   test_names();
+  test_restart();
+  test_channels();
+  test_channel_allowed();
   test_limits();
   test_error_buffer();
 
