@@ -41,6 +41,18 @@ typedef struct mh_request {
 
 static int max_depth(void) { return H.cfg ? H.cfg->limits.max_depth : MH_DEFAULT_MAX_DEPTH; }
 
+static int emitter_mixin_ref = LUA_NOREF;  /* mainhost.emitter.mixin */
+static int emitter_event_ref = LUA_NOREF;  /* mainhost.emitter.event */
+static int app_ref = LUA_NOREF;            /* the app object */
+static int app_ready;
+
+/* Takes a request id out of the renderer's table; its kind, or 0. */
+static int take_pending(mh_renderer_t *r, int64_t id) {
+  int kind = mh_pending_take(&r->pending, id);
+  if (kind == MH_REQ_SYNC) r->pending_sync--;
+  return kind;
+}
+
 static void release_ref(void *ud, int ref) { mh_unref((lua_State *)ud, ref); }
 
 /* ---- writing to a renderer ---------------------------------------------------- */
@@ -50,6 +62,21 @@ static void release_ref(void *ud, int ref) { mh_unref((lua_State *)ud, ref); }
  * then). Returns 0, or -1 when the renderer's channel is closed. */
 static int write_msg(lua_State *L, mh_renderer_t *r, const char *ch, size_t chn, int64_t frame,
                      int first, int last, int argbase) {
+  size_t limit = H.cfg->limits.max_queued_bytes, queued = mh_chan_queued(&r->chan);
+  if (queued >= (1u << 20)) {
+    mh_chan_flush(&r->chan);  /* a burst in one turn: hand the kernel what it takes */
+    queued = mh_chan_queued(&r->chan);
+  }
+  if (queued >= limit) {
+    /* A renderer that does not read must not grow the host: drop, and say so
+     * once per episode. */
+    if (!r->queue_full)
+      fprintf(stderr, "mainhost: renderer '%s' (id %d) is not reading: %zu bytes queued (limit "
+              "%zu); messages to it are dropped until it catches up\n", r->name, r->id, queued, limit);
+    r->queue_full = 1;
+    return -1;
+  }
+  if (r->queue_full && queued < limit / 2) r->queue_full = 0;
   mh_buf_t *b = mh_chan_out(&r->chan);
   if (!b) return -1;
   size_t mark = b->len;
@@ -166,7 +193,7 @@ static mh_renderer_t *request_take(mh_request_t *q) {
   if (q->done) return NULL;
   q->done = 1;
   mh_renderer_t *r = mh_host_renderer(q->rid);
-  if (!r || !mh_pending_take(&r->pending, q->id)) return NULL;
+  if (!r || !take_pending(r, q->id)) return NULL;
   return r;
 }
 
@@ -197,7 +224,7 @@ static int l_finish(lua_State *L) {
   if (t == LUA_TLIGHTUSERDATA && lua_touserdata(L, 1) == &MAIN_TOKEN) {
     if (!ok) {
       mh_lstate_report(L, "error in the main script", lua_tostring(L, 4));
-      mh_host_quit(1);
+      mh_host_exit(1);
     }
     return 0;
   }
@@ -335,7 +362,7 @@ static int sync_event_newindex(lua_State *L) {
   mh_request_t *q = luaL_testudata(L, -1, REQ_MT);
   if (!q || q->done) return 0;
   mh_renderer_t *r = mh_host_renderer(q->rid);
-  if (!r || !mh_pending_take(&r->pending, q->id)) {
+  if (!r || !take_pending(r, q->id)) {
     q->done = 1;
     return 0;
   }
@@ -352,7 +379,7 @@ static int sync_event_newindex(lua_State *L) {
   mh_buf_put(b, ",\"args\":[", 9);
   if (mh_lconv_encode_args(L, 3, 3, 1, "returnValue", b, max_depth(), err, sizeof err) != 0) {
     b->len = mark;
-    mh_pending_add(&r->pending, q->id, MH_REQ_SYNC);
+    if (mh_pending_add(&r->pending, q->id, MH_REQ_SYNC) == 0) r->pending_sync++;
     return luaL_error(L, "%s", err);
   }
   mh_buf_put(b, "]}\n", 3);
@@ -569,6 +596,63 @@ static size_t emit(lua_State *L, mh_emitter_t *e, const char *ch, size_t chn, in
   return n;
 }
 
+/* ---- webContents events ---------------------------------------------------------------- */
+
+/* Listeners the webContents has for name, read from the counts the Lua
+ * emitter keeps (no call on the per-message path). */
+static int wc_listeners(lua_State *L, mh_renderer_t *r, const char *name) {
+  if (r->wc_ref == LUA_NOREF) return 0;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, r->wc_ref);
+  lua_pushliteral(L, "_listenerCounts");
+  lua_rawget(L, -2);
+  int n = 0;
+  if (lua_istable(L, -1)) {
+    lua_getfield(L, -1, name);
+    n = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 2);
+  return n;
+}
+
+/* Calls obj.emit(name, <nargs values on top>) protected; pops the values. */
+static void obj_emit(lua_State *L, int obj, const char *name, int nargs) {
+  obj = lua_absindex(L, obj);
+  lua_getfield(L, obj, "emit");
+  lua_pushstring(L, name);
+  lua_rotate(L, -(nargs + 2), 2);
+  mh_lstate_pcall(L, nargs + 1, 0, "emitting an event");
+}
+
+static void push_lifecycle_event(lua_State *L) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, emitter_event_ref);
+  if (mh_lstate_pcall(L, 0, 1, "making an event") != LUA_OK) lua_newtable(L);
+}
+
+/* wc.emit(name, event) for lifecycle events without arguments. */
+static void wc_emit(lua_State *L, mh_renderer_t *r, const char *name, int unused) {
+  (void)unused;
+  if (r->wc_ref == LUA_NOREF || !wc_listeners(L, r, name)) return;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, r->wc_ref);
+  push_lifecycle_event(L);
+  obj_emit(L, -2, name, 1);
+  lua_pop(L, 1);
+}
+
+/* wc.emit('ipc-message', event, channel, args...), as Electron emits it on
+ * webContents before the ipc scopes. */
+static void wc_emit_ipc(lua_State *L, mh_renderer_t *r, const char *name, int ev, int ch_idx,
+                        int first, int nargs) {
+  luaL_checkstack(L, nargs + 6, "too many arguments");
+  lua_rawgeti(L, LUA_REGISTRYINDEX, r->wc_ref);
+  int wc = lua_gettop(L);
+  lua_pushvalue(L, ev);
+  lua_pushvalue(L, ch_idx);
+  for (int a = 0; a < nargs; a++) lua_pushvalue(L, first + a);
+  obj_emit(L, wc, name, nargs + 2);
+  lua_pop(L, 1);
+}
+
 static void refuse(mh_renderer_t *r, const char *why) {
   fprintf(stderr, "mainhost: renderer '%s' (id %d): refused a message: %s\n", r->name, r->id, why);
 }
@@ -592,11 +676,16 @@ static int l_on_line(lua_State *L) {
   size_t chn = 0;
   const char *ch = lua_tolstring(L, ch_idx, &chn);
   int64_t frame = m.has_frame ? m.frame : 1;
+  if (!r->loaded && m.kind != MH_K_IGNORED) {
+    /* did-finish-load: the renderer's runtime said hello (or, for one with
+     * no library, its first message came). */
+    r->loaded = 1;
+    wc_emit(L, r, "did-finish-load", 0);
+  }
   switch (m.kind) {
     case MH_K_IGNORED:
       break;
     case MH_K_HELLO:
-      r->loaded = 1;
       if (m.version > MH_PROTOCOL_VERSION)
         fprintf(stderr, "mainhost: renderer '%s' speaks protocol %" PRId64 ", this host %d\n", r->name,
                 m.version, MH_PROTOCOL_VERSION);
@@ -612,9 +701,30 @@ static int l_on_line(lua_State *L) {
         refuse(r, "field \"frame\" must be 1 or more");
         break;
       }
+      if (m.kind != MH_K_SEND && !m.has_id) {
+        refuse(r, "message has no \"id\" field");
+        break;
+      }
+      if (r->spec && !mh_config_channel_allowed(r->spec->conf.channels, ch, chn)) {
+        snprintf(err, sizeof err, "channel '%.100s' is not allowed for renderer '%.60s'", ch, r->name);
+        refuse(r, err);
+        if (m.kind != MH_K_SEND) {
+          lua_pushfstring(L, "Error: %s", err);
+          reply_error(r, m.id, lua_tostring(L, -1), lua_rawlen(L, -1));
+        }
+        break;
+      }
       if (m.kind != MH_K_SEND) {
-        if (!m.has_id) {
-          refuse(r, "message has no \"id\" field");
+        const mh_limits_t *lim = &H.cfg->limits;
+        size_t invokes = mh_pending_count(&r->pending) - r->pending_sync;
+        if (m.kind == MH_K_SYNC ? r->pending_sync >= lim->max_pending_sync
+                                : invokes >= lim->max_pending_invokes) {
+          snprintf(err, sizeof err, "too many %s requests awaiting a reply (limit %zu)",
+                   m.kind == MH_K_SYNC ? "sendSync" : "invoke",
+                   m.kind == MH_K_SYNC ? lim->max_pending_sync : lim->max_pending_invokes);
+          refuse(r, err);
+          lua_pushfstring(L, "Error: %s", err);
+          reply_error(r, m.id, lua_tostring(L, -1), lua_rawlen(L, -1));
           break;
         }
         int rc = mh_pending_add(&r->pending, m.id, m.kind == MH_K_SYNC ? MH_REQ_SYNC : MH_REQ_INVOKE);
@@ -627,16 +737,21 @@ static int l_on_line(lua_State *L) {
           refuse(r, "out of memory");
           break;
         }
+        if (m.kind == MH_K_SYNC) r->pending_sync++;
       }
       if (m.kind == MH_K_SEND) {
         push_event(L, r, frame, EVENT_MT);
-        emit(L, ipc_main, ch, chn, ch_idx, lua_gettop(L), first, m.nargs);
+        int ev = lua_gettop(L);
+        if (wc_listeners(L, r, "ipc-message")) wc_emit_ipc(L, r, "ipc-message", ev, ch_idx, first, m.nargs);
+        emit(L, r->ipc, ch, chn, ch_idx, ev, first, m.nargs);
+        emit(L, ipc_main, ch, chn, ch_idx, ev, first, m.nargs);
       } else if (m.kind == MH_K_SYNC) {
         push_event(L, r, frame, SYNC_EVENT_MT);
         int ev = lua_gettop(L);
         push_request(L, r, m.id, MH_REQ_SYNC, ch_idx);
         lua_rawsetp(L, ev, &TOKEN_KEY);
-        if (mh_emitter_count(ipc_main, ch, chn) == 0) {
+        int wl = wc_listeners(L, r, "ipc-message-sync");
+        if (wl + mh_emitter_count(r->ipc, ch, chn) + mh_emitter_count(ipc_main, ch, chn) == 0) {
           /* Electron warns and leaves the renderer blocked; we warn and
            * answer, so a typo in a channel name never hangs a renderer. */
           fprintf(stderr, "mainhost: WebContents #%d called ipcRenderer.sendSync() with '%s' "
@@ -644,22 +759,29 @@ static int l_on_line(lua_State *L) {
           lua_rawgetp(L, ev, &TOKEN_KEY);
           mh_request_t *q = lua_touserdata(L, -1);
           q->done = 1;
-          mh_pending_take(&r->pending, m.id);
+          take_pending(r, m.id);
           lua_pushfstring(L, "No listener for '%s' in the main process", ch);
           size_t tn;
           const char *text = lua_tolstring(L, -1, &tn);
           reply_error(r, m.id, text, tn);
         } else {
+          if (wl) wc_emit_ipc(L, r, "ipc-message-sync", ev, ch_idx, first, m.nargs);
+          emit(L, r->ipc, ch, chn, ch_idx, ev, first, m.nargs);
           emit(L, ipc_main, ch, chn, ch_idx, ev, first, m.nargs);
         }
       } else {
+        /* Electron 17+: the webContents scope first, then ipcMain. */
         int ref, once;
-        if (!mh_emitter_get_handler(ipc_main, ch, chn, &ref, &once)) {
+        mh_emitter_t *scope = r->ipc;
+        if (!mh_emitter_get_handler(scope, ch, chn, &ref, &once)) {
+          scope = ipc_main;
+        }
+        if (!mh_emitter_get_handler(scope, ch, chn, &ref, &once)) {
           lua_pushfstring(L, "Error: No handler registered for '%s'", ch);
           fprintf(stderr, "mainhost: Error occurred in handler for '%s': %s\n", ch, lua_tostring(L, -1));
           size_t tn;
           const char *text = lua_tolstring(L, -1, &tn);
-          mh_pending_take(&r->pending, m.id);
+          take_pending(r, m.id);
           reply_error(r, m.id, text, tn);
           break;
         }
@@ -667,7 +789,7 @@ static int l_on_line(lua_State *L) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
         if (once) {
           int old;
-          if (mh_emitter_remove_handler(ipc_main, ch, chn, &old)) mh_unref(L, old);
+          if (mh_emitter_remove_handler(scope, ch, chn, &old)) mh_unref(L, old);
         }
         push_request(L, r, m.id, MH_REQ_INVOKE, ch_idx);
         push_event(L, r, frame, INVOKE_EVENT_MT);
@@ -687,6 +809,7 @@ static int l_on_line(lua_State *L) {
 void mh_lipc_on_line(mh_chan_t *c, const char *line, size_t n) {
   mh_renderer_t *r = c->data;
   lua_State *L = H.L;
+  r->said_anything = 1;
   if (H.quitting || !L || n == 0) return;
   lua_pushcfunction(L, l_on_line);
   lua_pushlightuserdata(L, r);
@@ -698,35 +821,97 @@ void mh_lipc_on_line(mh_chan_t *c, const char *line, size_t n) {
 
 /* ---- webContents ------------------------------------------------------------------------- */
 
-static mh_renderer_t *wc_renderer(lua_State *L, int idx) {
-  lua_getfield(L, idx, "id");
-  int id = (int)lua_tointeger(L, -1);
-  lua_pop(L, 1);
-  return mh_host_renderer(id);
-}
+/* Every webContents method is a closure over (renderer id, wc table), so
+ * wc.send(...) and wc:send(...) both work and a method outlives the
+ * renderer (it then says the object is destroyed). */
+#define WC_SELF(L) do { if (lua_rawequal(L, 1, lua_upvalueindex(2))) lua_remove(L, 1); } while (0)
+#define WC_R() mh_host_renderer((int)lua_tointeger(L, lua_upvalueindex(1)))
 
 static int wc_send(lua_State *L) {
-  int rid = (int)lua_tointeger(L, lua_upvalueindex(1));
-  if (lua_type(L, 1) == LUA_TTABLE) lua_remove(L, 1);  /* wc:send(...) */
+  WC_SELF(L);
   if (lua_type(L, 1) != LUA_TSTRING) return luaL_error(L, "Missing required channel argument");
-  mh_renderer_t *r = mh_host_renderer(rid);
+  mh_renderer_t *r = WC_R();
   if (!r) return luaL_error(L, "Object has been destroyed");
   size_t chn;
   const char *ch = lua_tolstring(L, 1, &chn);
-  write_msg(L, r, ch, chn, 1, 2, lua_gettop(L), 2);
-  return 0;
+  lua_pushboolean(L, write_msg(L, r, ch, chn, 1, 2, lua_gettop(L), 2) == 0);
+  return 1;
+}
+
+static int wc_send_to_frame(lua_State *L) {
+  WC_SELF(L);
+  lua_Integer frame;
+  if (lua_isinteger(L, 1)) {
+    frame = lua_tointeger(L, 1);
+  } else if (lua_istable(L, 1) && lua_rawlen(L, 1) == 2) {
+    lua_rawgeti(L, 1, 2);  /* [processId, frameId] */
+    frame = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+  } else {
+    return luaL_error(L, "Missing required frame argument (must be number or [processId, frameId])");
+  }
+  if (lua_type(L, 2) != LUA_TSTRING) return luaL_error(L, "Missing required channel argument");
+  mh_renderer_t *r = WC_R();
+  if (!r || frame < 1) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  size_t chn;
+  const char *ch = lua_tolstring(L, 2, &chn);
+  write_msg(L, r, ch, chn, frame, 3, lua_gettop(L), 3);
+  lua_pushboolean(L, 1);
+  return 1;
 }
 
 static int wc_is_destroyed(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
-  lua_pushboolean(L, wc_renderer(L, 1) == NULL);
+  lua_pushboolean(L, WC_R() == NULL);
+  return 1;
+}
+
+static int wc_is_crashed(lua_State *L) {
+  lua_pushliteral(L, "_crashed");
+  lua_rawget(L, lua_upvalueindex(2));
+  lua_pushboolean(L, lua_toboolean(L, -1));
+  return 1;
+}
+
+static int wc_is_loading(lua_State *L) {
+  mh_renderer_t *r = WC_R();
+  lua_pushboolean(L, r && !r->loaded);
   return 1;
 }
 
 static int wc_os_pid(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
-  lua_getfield(L, 1, "pid");
+  lua_pushliteral(L, "pid");
+  lua_rawget(L, lua_upvalueindex(2));
   return 1;
+}
+
+static int wc_close(lua_State *L) {
+  mh_renderer_t *r = WC_R();
+  if (r) mh_host_close_renderer(r);
+  return 0;
+}
+
+static const char *const signal_names[] = {"SIGTERM", "SIGKILL", "SIGINT", "SIGHUP", "SIGQUIT",
+                                           "SIGUSR1", "SIGUSR2", "SIGSEGV", "SIGABRT", NULL};
+static const int signal_values[] = {SIGTERM, SIGKILL, SIGINT, SIGHUP, SIGQUIT,
+                                    SIGUSR1, SIGUSR2, SIGSEGV, SIGABRT};
+
+static int wc_kill(lua_State *L) {
+  WC_SELF(L);
+  int sig = SIGTERM;
+  if (lua_type(L, 1) == LUA_TNUMBER) sig = (int)luaL_checkinteger(L, 1);
+  else if (!lua_isnoneornil(L, 1)) sig = signal_values[luaL_checkoption(L, 1, NULL, signal_names)];
+  mh_renderer_t *r = WC_R();
+  lua_pushboolean(L, r && mh_host_kill_renderer(r, sig));
+  return 1;
+}
+
+static int wc_crash(lua_State *L) {
+  mh_renderer_t *r = WC_R();
+  if (r) mh_host_kill_renderer(r, SIGKILL);
+  return 0;
 }
 
 static int wc_tostring(lua_State *L) {
@@ -736,24 +921,106 @@ static int wc_tostring(lua_State *L) {
   return 1;
 }
 
-void mh_lipc_renderer_new(lua_State *L, mh_renderer_t *r) {
-  lua_createtable(L, 0, 6);
+static const luaL_Reg wc_methods[] = {
+    {"send", wc_send},
+    {"sendToFrame", wc_send_to_frame},
+    {"isDestroyed", wc_is_destroyed},
+    {"isCrashed", wc_is_crashed},
+    {"isLoading", wc_is_loading},
+    {"getOSProcessId", wc_os_pid},
+    {"getProcessId", wc_os_pid},
+    {"close", wc_close},
+    {"kill", wc_kill},
+    {"forcefullyCrashRenderer", wc_crash},
+    {NULL, NULL}};
+
+static int l_renderer_new(lua_State *L) {
+  mh_renderer_t *r = lua_touserdata(L, 1);
+  lua_createtable(L, 0, 24);
+  int wc = lua_gettop(L);
   lua_pushinteger(L, r->id);
-  lua_setfield(L, -2, "id");
+  lua_setfield(L, wc, "id");
   lua_pushstring(L, r->name);
-  lua_setfield(L, -2, "name");
+  lua_setfield(L, wc, "name");
   lua_pushinteger(L, r->pid);
-  lua_setfield(L, -2, "pid");
-  lua_pushinteger(L, r->id);
-  lua_pushcclosure(L, wc_send, 1);
-  lua_setfield(L, -2, "send");
+  lua_setfield(L, wc, "pid");
+  for (const luaL_Reg *f = wc_methods; f->name; f++) {
+    lua_pushinteger(L, r->id);
+    lua_pushvalue(L, wc);
+    lua_pushcclosure(L, f->func, 2);
+    lua_setfield(L, wc, f->name);
+  }
+  push_emitter(L, r->ipc, EMITTER_MT);
+  lua_setfield(L, wc, "ipc");
   luaL_setmetatable(L, WC_MT);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, emitter_mixin_ref);
+  lua_pushvalue(L, wc);
+  lua_call(L, 1, 0);
+  lua_pushvalue(L, wc);
   r->wc_ref = mh_ref(L);
+  /* app 'web-contents-created' (event, webContents) */
+  lua_rawgeti(L, LUA_REGISTRYINDEX, app_ref);
+  push_lifecycle_event(L);
+  lua_pushvalue(L, wc);
+  obj_emit(L, -3, "web-contents-created", 2);
+  return 0;
 }
 
-void mh_lipc_renderer_gone(lua_State *L, mh_renderer_t *r) {
+void mh_lipc_renderer_new(lua_State *L, mh_renderer_t *r) {
+  lua_pushcfunction(L, l_renderer_new);
+  lua_pushlightuserdata(L, r);
+  mh_lstate_pcall(L, 1, 0, "creating a webContents");
+}
+
+static const char *const reason_names[] = {"clean-exit", "abnormal-exit", "killed", "crashed",
+                                           "launch-failed"};
+
+static int l_renderer_gone(lua_State *L) {
+  mh_renderer_t *r = lua_touserdata(L, 1);
+  mh_gone_reason_t why = (mh_gone_reason_t)lua_tointeger(L, 2);
+  int restarting = lua_toboolean(L, 3);
+  if (r->wc_ref == LUA_NOREF) return 0;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, r->wc_ref);
+  int wc = lua_gettop(L);
+  lua_pushboolean(L, why != MH_GONE_CLEAN_EXIT);
+  lua_setfield(L, wc, "_crashed");
+  if (!H.exiting) {
+    push_lifecycle_event(L);
+    lua_createtable(L, 0, 5);
+    lua_pushstring(L, reason_names[why]);
+    lua_setfield(L, -2, "reason");
+    lua_pushinteger(L, r->term_signal ? 128 + r->term_signal : (lua_Integer)r->exit_status);
+    lua_setfield(L, -2, "exitCode");
+    if (r->term_signal) {
+      lua_pushstring(L, sigabbrev_np(r->term_signal) ? sigabbrev_np(r->term_signal) : "?");
+      lua_pushfstring(L, "SIG%s", lua_tostring(L, -1));
+      lua_setfield(L, -3, "signal");
+      lua_pop(L, 1);
+    }
+    if (r->launch_error) {
+      lua_pushstring(L, r->launch_error);
+      lua_setfield(L, -2, "error");
+    }
+    lua_pushboolean(L, restarting);
+    lua_setfield(L, -2, "restarting");
+    obj_emit(L, wc, "render-process-gone", 2);
+    obj_emit(L, wc, "destroyed", 0);
+  }
+  return 0;
+}
+
+void mh_lipc_renderer_gone(lua_State *L, mh_renderer_t *r, mh_gone_reason_t why, int restarting) {
+  lua_pushcfunction(L, l_renderer_gone);
+  lua_pushlightuserdata(L, r);
+  lua_pushinteger(L, why);
+  lua_pushboolean(L, restarting);
+  mh_lstate_pcall(L, 3, 0, "reporting a renderer gone");
   mh_unref(L, r->wc_ref);
   r->wc_ref = LUA_NOREF;
+  if (r->ipc) {
+    mh_emitter_free(r->ipc, release_ref, L);
+    r->ipc = NULL;
+  }
 }
 
 typedef struct fail_ctx {
@@ -773,6 +1040,7 @@ void mh_lipc_fail_pending(lua_State *L, mh_renderer_t *r, const char *why) {
   mh_pending_each(&r->pending, fail_cb, &f);
   mh_pending_close(&r->pending);
   mh_pending_init(&r->pending);
+  r->pending_sync = 0;
 }
 
 static int l_get_all(lua_State *L) {
@@ -793,11 +1061,188 @@ static int l_from_id(lua_State *L) {
   return 1;
 }
 
+/* ---- createRenderer ----------------------------------------------------------------------------- */
+
+/* A field of the options table as a NULL-terminated string vector whose
+ * pointers go into Lua strings; the vector itself is a userdata kept in
+ * the table at `keep`, so everything lives as long as the call. */
+static char **opt_strv_keep(lua_State *L, int t, int keep, const char *key) {
+  int ty = lua_getfield(L, t, key);
+  if (ty == LUA_TNIL) {
+    lua_pop(L, 1);
+    return NULL;
+  }
+  if (ty != LUA_TTABLE)
+    luaL_error(L, "createRenderer: '%s' must be a list of strings, got %s", key, luaL_typename(L, -1));
+  size_t n = lua_rawlen(L, -1);
+  char **v = lua_newuserdatauv(L, (n + 1) * sizeof *v, 0);
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, keep, v);
+  lua_pop(L, 1);
+  for (size_t i = 0; i < n; i++) {
+    if (lua_rawgeti(L, -1, (lua_Integer)i + 1) != LUA_TSTRING)
+      luaL_error(L, "createRenderer: '%s[%d]' must be a string", key, (int)i + 1);
+    v[i] = (char *)lua_tostring(L, -1);
+    lua_pop(L, 1);
+  }
+  v[n] = NULL;
+  lua_pop(L, 1);
+  return v;
+}
+
+static const char *opt_str(lua_State *L, int t, const char *key) {
+  int ty = lua_getfield(L, t, key);
+  const char *v = NULL;
+  if (ty == LUA_TSTRING) v = lua_tostring(L, -1);
+  else if (ty != LUA_TNIL) luaL_error(L, "createRenderer: '%s' must be a string, got %s", key, luaL_typename(L, -1));
+  lua_pop(L, 1);  /* the options table keeps the string alive */
+  return v;
+}
+
+/* An absolute path: p as is, or relative to the app's directory. */
+static const char *abs_path(lua_State *L, const char *p) {
+  if (!p || p[0] == '/') return p;
+  return lua_pushfstring(L, "%s/%s", H.cfg->dir, p);
+}
+
+/* mh.createRenderer{ name=, script= | command={...}, args=, cwd=, env=,
+ * restart=, maxRestarts=, channels= } -> webContents, at once. */
+static int l_create_renderer(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  lua_newtable(L);  /* 2: keeps converted strings alive */
+  mh_renderer_conf_t c;
+  memset(&c, 0, sizeof c);
+  static char *none[] = {NULL};
+  const char *script = opt_str(L, 1, "script");
+  c.command = opt_strv_keep(L, 1, 2, "command");
+  if (!script == !c.command) return luaL_error(L, "createRenderer: give exactly one of 'script' or 'command'");
+  if (c.command && !c.command[0]) return luaL_error(L, "createRenderer: 'command' must not be empty");
+  c.script = (char *)abs_path(L, script);
+  c.args = opt_strv_keep(L, 1, 2, "args");
+  if (!c.args) c.args = none;
+  c.channels = opt_strv_keep(L, 1, 2, "channels");
+  c.cwd = (char *)abs_path(L, opt_str(L, 1, "cwd"));
+  if (!c.cwd) c.cwd = H.cfg->dir;
+  /* env: { KEY = "value" } */
+  if (lua_getfield(L, 1, "env") == LUA_TTABLE) {
+    lua_Integer n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+      if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
+        return luaL_error(L, "createRenderer: 'env' maps strings to strings");
+      lua_pushfstring(L, "%s=%s", lua_tostring(L, -2), lua_tostring(L, -1));
+      lua_rawseti(L, 2, ++n + 1000000);
+      lua_pop(L, 1);
+    }
+    char **env = lua_newuserdatauv(L, ((size_t)n + 1) * sizeof *env, 0);
+    for (lua_Integer i = 0; i < n; i++) {
+      lua_rawgeti(L, 2, i + 1 + 1000000);
+      env[i] = (char *)lua_tostring(L, -1);
+      lua_pop(L, 1);
+    }
+    env[n] = NULL;
+    lua_rawseti(L, 2, 2000000);
+    c.env = env;
+  } else if (!lua_isnil(L, -1)) {
+    return luaL_error(L, "createRenderer: 'env' must be a table");
+  }
+  lua_pop(L, 1);
+  if (!c.env) c.env = none;
+  static const char *const restarts[] = {"never", "on-failure", "always", NULL};
+  lua_getfield(L, 1, "restart");
+  c.restart = luaL_checkoption(L, -1, "never", restarts);
+  lua_pop(L, 1);
+  lua_getfield(L, 1, "maxRestarts");
+  c.max_restarts = (int)luaL_optinteger(L, -1, MH_DEFAULT_MAX_RESTARTS);
+  lua_pop(L, 1);
+  /* name: given, or the script's / program's base name; unique among live
+   * renderers (a suffix -2, -3, ... as in the config). */
+  const char *name = opt_str(L, 1, "name");
+  if (!name) {
+    const char *src = script ? script : c.command[0];
+    const char *slash = strrchr(src, '/');
+    const char *base = slash ? slash + 1 : src;
+    size_t bl = strlen(base);
+    if (bl > 4 && !strcmp(base + bl - 4, ".lua")) bl -= 4;
+    name = lua_pushlstring(L, base, bl);
+  }
+  const char *unique = name;
+  for (int k = 2;; k++) {
+    int taken = 0;
+    for (size_t i = 0; i < H.nids && !taken; i++)
+      taken = H.byid[i] && !strcmp(H.byid[i]->name, unique);
+    if (!taken) break;
+    unique = lua_pushfstring(L, "%s-%d", name, k);
+  }
+  c.name = (char *)unique;
+  mh_renderer_t *r = mh_host_spawn(&c);
+  if (!r || r->wc_ref == LUA_NOREF) return luaL_error(L, "createRenderer: out of memory");
+  lua_rawgeti(L, LUA_REGISTRYINDEX, r->wc_ref);
+  return 1;
+}
+
+/* ---- app ------------------------------------------------------------------------------------ */
+
 static int l_quit(lua_State *L) {
-  lua_Integer code = luaL_optinteger(L, 1, 0);
-  if (lua_type(L, 1) == LUA_TTABLE) code = luaL_optinteger(L, 2, 0);  /* app:quit() */
-  mh_host_quit((int)code);
+  if (lua_istable(L, 1)) lua_remove(L, 1);  /* app:quit() */
+  mh_host_request_quit((int)luaL_optinteger(L, 1, 0));
   return 0;
+}
+
+static int l_exit(lua_State *L) {
+  if (lua_istable(L, 1)) lua_remove(L, 1);
+  mh_host_exit((int)luaL_optinteger(L, 1, 0));
+  return 0;
+}
+
+static int l_is_ready(lua_State *L) {
+  lua_pushboolean(L, app_ready);
+  return 1;
+}
+
+static int l_app_event(lua_State *L) {
+  const char *name = lua_tostring(L, 1);
+  int with_code = lua_toboolean(L, 2);
+  lua_Integer code = lua_tointeger(L, 3);
+  if (!strcmp(name, "ready")) app_ready = 1;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, app_ref);
+  int app = lua_gettop(L);
+  push_lifecycle_event(L);
+  int ev = lua_gettop(L);
+  lua_pushvalue(L, ev);
+  if (with_code) lua_pushinteger(L, code);
+  obj_emit(L, app, name, with_code ? 2 : 1);
+  lua_getfield(L, ev, "defaultPrevented");
+  return 1;
+}
+
+int mh_lipc_app_event(lua_State *L, const char *name, int with_code, int code) {
+  lua_pushcfunction(L, l_app_event);
+  lua_pushstring(L, name);
+  lua_pushboolean(L, with_code);
+  lua_pushinteger(L, code);
+  int prevented = 0;
+  if (mh_lstate_pcall(L, 3, 1, "emitting an app event") == LUA_OK) {
+    prevented = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  }
+  return prevented;
+}
+
+int mh_lipc_app_has_listeners(lua_State *L, const char *name) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, app_ref);
+  lua_pushliteral(L, "_listenerCounts");
+  lua_rawget(L, -2);
+  int n = 0;
+  if (lua_istable(L, -1)) {
+    lua_pushstring(L, name);
+    lua_rawget(L, -2);
+    n = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 2);
+  return n > 0;
 }
 
 /* ---- the module ------------------------------------------------------------------------------ */
@@ -814,10 +1259,10 @@ static int open_host_module(lua_State *L) {
   lua_setfield(L, -2, "fromId");
   lua_setfield(L, -2, "webContents");
 
-  lua_newtable(L);
-  lua_pushcfunction(L, l_quit);
-  lua_setfield(L, -2, "quit");
+  lua_rawgeti(L, LUA_REGISTRYINDEX, app_ref);
   lua_setfield(L, -2, "app");
+  lua_pushcfunction(L, l_create_renderer);
+  lua_setfield(L, -2, "createRenderer");
 
   mh_lconv_push_null(L);
   lua_setfield(L, -2, "null");
@@ -839,7 +1284,7 @@ void mh_lipc_run_main(lua_State *L) {
   mh_lstate_run(L, 1);
 }
 
-void mh_lipc_open(lua_State *L) {
+static int l_open(lua_State *L) {
   luaL_newmetatable(L, REQ_MT);
   lua_pushcfunction(L, request_gc);
   lua_setfield(L, -2, "__gc");
@@ -861,12 +1306,6 @@ void mh_lipc_open(lua_State *L) {
   lua_pop(L, 1);
 
   luaL_newmetatable(L, WC_MT);
-  lua_newtable(L);
-  lua_pushcfunction(L, wc_is_destroyed);
-  lua_setfield(L, -2, "isDestroyed");
-  lua_pushcfunction(L, wc_os_pid);
-  lua_setfield(L, -2, "getOSProcessId");
-  lua_setfield(L, -2, "__index");
   lua_pushcfunction(L, wc_tostring);
   lua_setfield(L, -2, "__tostring");
   lua_pop(L, 1);
@@ -878,6 +1317,28 @@ void mh_lipc_open(lua_State *L) {
   push_emitter(L, ipc_main, EMITTER_MT);
   ipc_main_ref = mh_ref(L);
 
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "mainhost.emitter");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, "mixin");
+  emitter_mixin_ref = mh_ref(L);
+  lua_getfield(L, -1, "event");
+  emitter_event_ref = mh_ref(L);
+  lua_pop(L, 1);
+
+  /* app: an emitter with quit/exit/isReady (whenReady is added in Lua). */
+  lua_newtable(L);
+  lua_pushcfunction(L, l_quit);
+  lua_setfield(L, -2, "quit");
+  lua_pushcfunction(L, l_exit);
+  lua_setfield(L, -2, "exit");
+  lua_pushcfunction(L, l_is_ready);
+  lua_setfield(L, -2, "isReady");
+  lua_rawgeti(L, LUA_REGISTRYINDEX, emitter_mixin_ref);
+  lua_pushvalue(L, -2);
+  lua_call(L, 1, 0);
+  app_ref = mh_ref(L);
+
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
   lua_pushcfunction(L, open_host_module);
   lua_setfield(L, -2, "mainhost.host");
@@ -885,17 +1346,33 @@ void mh_lipc_open(lua_State *L) {
 
   lua_pushcfunction(L, l_finish);
   mh_lstate_set_finisher(L);
+  return 0;
+}
+
+void mh_lipc_open(lua_State *L) {
+  lua_pushcfunction(L, l_open);
+  mh_lstate_pcall(L, 0, 0, "cannot set up the mainhost module");
 }
 
 void mh_lipc_close(lua_State *L) {
   for (size_t i = 0; i < H.nids; i++) {
     mh_renderer_t *r = H.byid[i];
-    if (r && r->wc_ref != LUA_NOREF) mh_lipc_renderer_gone(L, r);
+    if (r && r->wc_ref != LUA_NOREF) {
+      mh_unref(L, r->wc_ref);
+      r->wc_ref = LUA_NOREF;
+    }
+    if (r && r->ipc) {
+      mh_emitter_free(r->ipc, release_ref, L);
+      r->ipc = NULL;
+    }
   }
   if (ipc_main) {
     mh_emitter_free(ipc_main, release_ref, L);
     ipc_main = NULL;
   }
   mh_unref(L, ipc_main_ref);
-  ipc_main_ref = LUA_NOREF;
+  mh_unref(L, emitter_mixin_ref);
+  mh_unref(L, emitter_event_ref);
+  mh_unref(L, app_ref);
+  ipc_main_ref = emitter_mixin_ref = emitter_event_ref = app_ref = LUA_NOREF;
 }

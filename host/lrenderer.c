@@ -125,7 +125,9 @@ static int l_send(lua_State *L) {
   bad = bad || mh_buf_put(b, ",\"args\":[", 9);
   if (!bad && mh_lconv_encode_args(L, 5, lua_gettop(L), 2, "argument", b, max_depth, err, sizeof err) != 0) {
     b->len = mark;
-    return luaL_error(L, "%s", err);
+    /* No position: it would name renderer.lua, not the caller's line. */
+    lua_pushstring(L, err);
+    return lua_error(L);
   }
   if (bad || mh_buf_put(b, "]}\n", 3)) {
     b->len = mark;
@@ -253,6 +255,11 @@ static void open_fd(uv_loop_t *loop) {
     return;
   }
   chan_open = 1;
+}
+
+/* Said once the script has loaded: the host's did-finish-load. */
+static void say_hello(void) {
+  if (!chan_open) return;
   mh_buf_t *b = mh_chan_out(&chan);
   char hello[96];
   int n = snprintf(hello, sizeof hello, "{\"k\":\"hello\",\"v\":%d,\"pid\":%d}\n", MH_PROTOCOL_VERSION,
@@ -298,9 +305,11 @@ int mh_renderer_main(int argc, char **argv) {
   lua_setglobal(L, "arg");
 
   if (mh_lstate_load(L, argv[2]) != LUA_OK) {
+    /* 127 before a word to the host: it reports launch-failed. */
     mh_lstate_report(L, "cannot load the renderer script", lua_tostring(L, -1));
-    return 1;
+    return 127;
   }
+  say_hello();
   lua_pushlightuserdata(L, &MAIN_TOKEN);
   for (int i = 3; i < argc; i++) lua_pushstring(L, argv[i]);
   mh_lstate_run(L, 1 + (argc - 3));

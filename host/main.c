@@ -3,9 +3,12 @@
  * code given to app.quit), 1 a failure while running (the main script
  * raised, Lua could not start), 2 a usage or config error (nothing was
  * started). */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "lstate.h"
@@ -25,6 +28,23 @@ static const char usage[] =
     "\n"
     "Exit status: 0 on success or the code passed to app.quit(code); 1 when the main\n"
     "script fails; 2 for a usage or config error (nothing is started then).\n";
+
+/* `mainhost --exec PROGRAM ARGS...`: how the host starts a renderer that
+ * is not a Lua script. It ties the renderer's life to the host's (the
+ * kernel kills it if the host dies, even by SIGKILL), then becomes the
+ * program. 127 means it could not. */
+static int exec_shim(int argc, char **argv) {
+  if (argc < 3) {
+    fprintf(stderr, "usage: mainhost --exec PROGRAM [ARGS...]\n");
+    return 2;
+  }
+  pid_t parent = getppid();
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) return 127;  /* the host is already gone */
+  execvp(argv[2], argv + 2);
+  fprintf(stderr, "mainhost: cannot run '%s': %s\n", argv[2], strerror(errno));
+  return errno == EACCES ? 126 : 127;
+}
 
 static int run_tests(int argc, char **argv) {
   /* busted runs under this machine's Lua 5.4 with our modules first on the
@@ -64,6 +84,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (!strcmp(a, "--renderer")) return mh_renderer_main(argc, argv);
+  if (!strcmp(a, "--exec")) return exec_shim(argc, argv);
   if (!strcmp(a, "test")) return run_tests(argc, argv);
   if (a[0] == '-') {
     fprintf(stderr, "mainhost: unknown option '%s'\n%s", a, usage);

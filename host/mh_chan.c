@@ -140,7 +140,10 @@ void mh_chan_flush(mh_chan_t *c) {
 static void on_poll(uv_poll_t *h, int status, int events) {
   mh_chan_t *c = h->data;
   if (status < 0) {
-    end_stream(c, status);
+    /* libuv says EBADF for POLLERR: on a socket, the peer went away (with
+     * our bytes unread). Take what it wrote before that, then end. */
+    if (!c->ended) mh_chan_drain(c);
+    end_stream(c, UV_ECONNRESET);
     return;
   }
   if (events & UV_WRITABLE) mh_chan_flush(c);

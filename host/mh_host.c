@@ -1,8 +1,9 @@
 /* mh_host.c: the main process's machinery: renderer processes (spawn with a
- * socketpair on fd 3, their output passed through with a name prefix, exit)
- * and the run of an app. This file owns the shutdown order: stop accepting
- * work, close and kill renderers, close our handles, close luv's handles,
- * drain the loop until uv_loop_close succeeds, release refs, lua_close. */
+ * socketpair on fd 3, their output passed through with a name prefix, exit,
+ * restart with backoff) and the run of an app. This file owns the shutdown
+ * order: stop accepting work, close and kill renderers, close our handles,
+ * close luv's handles, drain the loop until uv_loop_close succeeds, release
+ * refs, lua_close. */
 #include "mh_host.h"
 
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
@@ -24,17 +26,79 @@ extern char **environ;
 mh_host_t mh_host;
 #define H mh_host
 
-#define QUIT_TERM_MS 2000  /* after the sockets close: SIGTERM */
-#define QUIT_KILL_MS 3000  /* after SIGTERM: SIGKILL */
+#define RESTART_FIRST_MS 100    /* backoff: 100 ms, doubling ... */
+#define RESTART_MAX_MS 10000    /* ... up to 10 s */
+#define SOCKET_BUFFER (1 << 20) /* fewer wake-ups for large messages */
 
-static int live_procs;     /* renderer processes not yet reaped */
-static int our_handles;    /* our own handles not yet closed */
+static int live_procs;   /* renderer processes not yet reaped */
+static int our_handles;  /* our own handles not yet closed */
 
-static void maybe_stop(void) {
-  if (H.quitting && live_procs == 0 && !H.stopped) {
-    H.stopped = 1;
-    uv_stop(H.loop);
+static void maybe_stop(void);
+static void spawn_from_spec(mh_spec_t *spec);
+
+/* ---- confs and specs --------------------------------------------------------- */
+
+static void free_strv(char **v) {
+  if (!v) return;
+  for (size_t i = 0; v[i]; i++) free(v[i]);
+  free(v);
+}
+
+static char **dup_strv(char *const *v) {
+  if (!v) return NULL;
+  size_t n = 0;
+  while (v[n]) n++;
+  char **d = calloc(n + 1, sizeof *d);
+  if (!d) return NULL;
+  for (size_t i = 0; i < n; i++) {
+    if (!(d[i] = strdup(v[i]))) {
+      free_strv(d);
+      return NULL;
+    }
   }
+  return d;
+}
+
+static void conf_free(mh_renderer_conf_t *c) {
+  free(c->name);
+  free(c->script);
+  free(c->cwd);
+  free_strv(c->command);
+  free_strv(c->args);
+  free_strv(c->env);
+  free_strv(c->channels);
+  memset(c, 0, sizeof *c);
+}
+
+static int conf_dup(mh_renderer_conf_t *d, const mh_renderer_conf_t *s) {
+  memset(d, 0, sizeof *d);
+  d->restart = s->restart;
+  d->max_restarts = s->max_restarts;
+  static char *const none[] = {NULL};
+  d->name = strdup(s->name ? s->name : "renderer");
+  d->script = s->script ? strdup(s->script) : NULL;
+  d->cwd = s->cwd ? strdup(s->cwd) : NULL;
+  d->command = dup_strv(s->command);
+  d->args = dup_strv(s->args ? s->args : none);
+  d->env = dup_strv(s->env ? s->env : none);
+  d->channels = dup_strv(s->channels);
+  if (!d->name || (s->script && !d->script) || (s->cwd && !d->cwd) || (s->command && !d->command) ||
+      !d->args || !d->env || (s->channels && !d->channels)) {
+    conf_free(d);
+    return -1;
+  }
+  return 0;
+}
+
+static void spec_closed(uv_handle_t *h) {
+  mh_spec_t *spec = h->data;
+  our_handles--;
+  conf_free(&spec->conf);
+  free(spec);
+}
+
+static void spec_unref(mh_spec_t *spec) {
+  if (--spec->refs == 0) uv_close((uv_handle_t *)&spec->timer, spec_closed);
 }
 
 /* ---- renderer memory ---------------------------------------------------- */
@@ -44,6 +108,9 @@ static void renderer_free(mh_renderer_t *r) {
   mh_buf_free(&r->out.partial);
   mh_buf_free(&r->err.partial);
   mh_pending_close(&r->pending);
+  if (r->ipc) mh_emitter_free(r->ipc, NULL, NULL);  /* refs went with the Lua state */
+  if (r->spec) spec_unref(r->spec);
+  free(r->launch_error);
   free(r->name);
   free(r);
 }
@@ -65,13 +132,75 @@ mh_renderer_t *mh_host_renderer(int id) {
   return H.byid[id - 1];
 }
 
+/* ---- gone, restart, all gone --------------------------------------------------- */
+
+static mh_gone_reason_t gone_reason(const mh_renderer_t *r) {
+  if (r->launch_error) return MH_GONE_LAUNCH_FAILED;
+  if (r->term_signal) {
+    switch (r->term_signal) {
+      case SIGSEGV: case SIGBUS: case SIGILL: case SIGFPE: case SIGABRT: case SIGTRAP: case SIGSYS:
+        return MH_GONE_CRASHED;
+      default:
+        return MH_GONE_KILLED;
+    }
+  }
+  return r->exit_status == 0 ? MH_GONE_CLEAN_EXIT : MH_GONE_ABNORMAL_EXIT;
+}
+
+static int wants_restart(const mh_renderer_t *r, mh_gone_reason_t why) {
+  const mh_spec_t *s = r->spec;
+  if (H.quitting || H.exiting || r->closed_by_us || !s) return 0;
+  if (s->conf.restart == MH_RESTART_NEVER) return 0;
+  if (s->conf.restart == MH_RESTART_ON_FAILURE && why == MH_GONE_CLEAN_EXIT) return 0;
+  return s->restarts < s->conf.max_restarts;
+}
+
+static void restart_cb(uv_timer_t *t) {
+  mh_spec_t *spec = t->data;
+  spec->restart_pending = 0;
+  H.restarts_pending--;
+  if (!H.quitting && !H.exiting) {
+    spec->restarts++;
+    spawn_from_spec(spec);
+  }
+  spec_unref(spec);  /* the pending restart's reference */
+}
+
+static void check_all_gone(void) {
+  if (H.quitting || H.exiting || !H.ever_spawned || H.live > 0 || H.restarts_pending > 0) return;
+  /* Electron's window-all-closed, for renderers: quit unless someone
+   * listens and decides otherwise. */
+  if (H.L && mh_lipc_app_has_listeners(H.L, "all-renderers-gone"))
+    mh_lipc_app_event(H.L, "all-renderers-gone", 0, 0);
+  else
+    mh_host_request_quit(0);
+}
+
 /* Gone for the main script once the process is reaped and the socket is
  * done: every message it sent before exiting has been handled by then. */
 static void maybe_gone(mh_renderer_t *r) {
   if (r->gone_reported || !r->exited || !r->chan_ended) return;
   r->gone_reported = 1;
-  if (H.L) mh_lipc_renderer_gone(H.L, r);
+  mh_gone_reason_t why = gone_reason(r);
+  int restart = wants_restart(r, why);
+  if (restart) {
+    mh_spec_t *spec = r->spec;
+    spec->refs++;
+    spec->restart_pending = 1;
+    H.restarts_pending++;
+    unsigned shift = spec->restarts < 7 ? (unsigned)spec->restarts : 7;
+    uint64_t delay = (uint64_t)RESTART_FIRST_MS << shift;
+    if (delay > RESTART_MAX_MS) delay = RESTART_MAX_MS;
+    uv_timer_start(&spec->timer, restart_cb, delay, 0);
+  }
+  H.live--;
+  if (H.L && !H.exiting) mh_lipc_renderer_gone(H.L, r, why, restart);
   H.byid[r->id - 1] = NULL;
+  if (!r->timer.loop || !uv_is_closing((uv_handle_t *)&r->timer)) {
+    uv_timer_stop(&r->timer);
+    uv_close((uv_handle_t *)&r->timer, handle_closed);
+  }
+  check_all_gone();
 }
 
 static void chan_end(mh_chan_t *c, int status) {
@@ -154,6 +283,14 @@ static void proc_exit(uv_process_t *p, int64_t status, int sig) {
   r->term_signal = sig;
   live_procs--;
   uv_close((uv_handle_t *)p, handle_closed);
+  /* 126/127 before a word: the shell's and our exec shim's "could not
+   * run it" (the shim has said why on stderr). */
+  if (!sig && (status == 126 || status == 127) && !r->said_anything && !r->launch_error) {
+    char msg[256];
+    snprintf(msg, sizeof msg, "exited with status %d before it started (could not run its program)",
+             (int)status);
+    r->launch_error = strdup(msg);
+  }
   if (!r->chan_ended && !r->chan.closing) {
     /* Messages written just before the exit are still in the socket. */
     mh_chan_drain(&r->chan);
@@ -163,10 +300,54 @@ static void proc_exit(uv_process_t *p, int64_t status, int sig) {
   maybe_stop();
 }
 
-static char *dupf(const char *fmt, const char *a, const char *b) {
-  size_t n = strlen(fmt) + strlen(a) + (b ? strlen(b) : 0) + 1;
+/* Sends sig to the renderer's process group (it leads one), so what it
+ * started goes too. */
+static void signal_renderer(mh_renderer_t *r, int sig) {
+  if (!r->spawned || r->exited) return;
+  if (kill(-r->pid, sig) != 0) kill(r->pid, sig);
+}
+
+static void grace_cb(uv_timer_t *t) {
+  mh_renderer_t *r = t->data;
+  if (r->exited || !r->spawned) return;
+  unsigned ms = H.cfg->limits.quit_timeout_ms;
+  if (r->kill_stage == 0) {
+    fprintf(stderr, "mainhost: renderer '%s' (id %d) still running %u ms after its channel "
+            "closed; sending SIGTERM\n", r->name, r->id, ms);
+    signal_renderer(r, SIGTERM);
+    r->kill_stage = 1;
+    uv_timer_start(t, grace_cb, ms, 0);
+  } else {
+    fprintf(stderr, "mainhost: renderer '%s' (id %d) ignored SIGTERM; sending SIGKILL\n", r->name, r->id);
+    signal_renderer(r, SIGKILL);
+  }
+}
+
+void mh_host_close_renderer(mh_renderer_t *r) {
+  r->closed_by_us = 1;
+  if (!r->chan_ended && !r->chan.closing) {
+    mh_chan_flush(&r->chan);
+    r->chan_ended = 1;
+    mh_chan_close(&r->chan, chan_closed);  /* the renderer sees EOF and exits */
+  }
+  if (r->spawned && !r->exited && !uv_is_active((uv_handle_t *)&r->timer) &&
+      !uv_is_closing((uv_handle_t *)&r->timer)) {
+    r->kill_stage = 0;
+    uv_timer_start(&r->timer, grace_cb, H.cfg->limits.quit_timeout_ms, 0);
+  }
+  maybe_gone(r);
+}
+
+int mh_host_kill_renderer(mh_renderer_t *r, int sig) {
+  if (!r->spawned || r->exited) return 0;
+  signal_renderer(r, sig);
+  return 1;
+}
+
+static char *dupf(const char *fmt, const char *a) {
+  size_t n = strlen(fmt) + strlen(a) + 1;
   char *s = malloc(n);
-  if (s) snprintf(s, n, fmt, a, b ? b : "");
+  if (s) snprintf(s, n, fmt, a);
   return s;
 }
 
@@ -176,6 +357,8 @@ static char **build_env(const mh_renderer_conf_t *rc, int id) {
   snprintf(idbuf, sizeof idbuf, "%d", id);
   const char *fixed[] = {"MAINHOST_IPC_FD=3", "NODE_CHANNEL_FD=3",
                          "NODE_CHANNEL_SERIALIZATION_MODE=json"};
+  static const char *ours[] = {"MAINHOST_IPC_FD", "NODE_CHANNEL_FD", "NODE_CHANNEL_SERIALIZATION_MODE",
+                               "MAINHOST_RENDERER_ID", "MAINHOST_RENDERER_NAME", NULL};
   size_t nenv = 0, nconf = 0;
   while (environ[nenv]) nenv++;
   while (rc->env[nconf]) nconf++;
@@ -186,27 +369,54 @@ static char **build_env(const mh_renderer_conf_t *rc, int id) {
     const char *e = environ[i];
     const char *eq = strchr(e, '=');
     size_t kl = eq ? (size_t)(eq - e) : strlen(e);
-    int shadowed = (kl == 15 && !strncmp(e, "MAINHOST_IPC_FD", kl)) ||
-                   (kl == 15 && !strncmp(e, "NODE_CHANNEL_FD", kl)) ||
-                   (kl == 31 && !strncmp(e, "NODE_CHANNEL_SERIALIZATION_MODE", kl)) ||
-                   (kl == 20 && !strncmp(e, "MAINHOST_RENDERER_ID", kl)) ||
-                   (kl == 22 && !strncmp(e, "MAINHOST_RENDERER_NAME", kl));
+    int shadowed = 0;
+    for (size_t j = 0; !shadowed && ours[j]; j++)
+      shadowed = strlen(ours[j]) == kl && !strncmp(e, ours[j], kl);
     for (size_t j = 0; !shadowed && j < nconf; j++)
-      if (!strncmp(rc->env[j], e, kl) && rc->env[j][kl] == '=') shadowed = 1;
-    if (!shadowed) env[k++] = strdup(e);
+      shadowed = !strncmp(rc->env[j], e, kl) && rc->env[j][kl] == '=';
+    if (!shadowed && !(env[k++] = strdup(e))) goto nomem;
   }
-  for (size_t i = 0; i < 3; i++) env[k++] = strdup(fixed[i]);
-  env[k++] = dupf("MAINHOST_RENDERER_ID=%s%s", idbuf, NULL);
-  env[k++] = dupf("MAINHOST_RENDERER_NAME=%s%s", rc->name, NULL);
-  for (size_t j = 0; j < nconf; j++) env[k++] = strdup(rc->env[j]);
+  for (size_t i = 0; i < 3; i++)
+    if (!(env[k++] = strdup(fixed[i]))) goto nomem;
+  if (!(env[k++] = dupf("MAINHOST_RENDERER_ID=%s", idbuf))) goto nomem;
+  if (!(env[k++] = dupf("MAINHOST_RENDERER_NAME=%s", rc->name))) goto nomem;
+  for (size_t j = 0; j < nconf; j++)
+    if (!(env[k++] = strdup(rc->env[j]))) goto nomem;
   env[k] = NULL;
   return env;
+nomem:
+  free_strv(env);
+  return NULL;
 }
 
-static void free_strv(char **v) {
-  if (!v) return;
-  for (size_t i = 0; v[i]; i++) free(v[i]);
-  free(v);
+/* Finds prog as execvp would (relative to cwd when it has a '/'), so a
+ * program that is missing or not executable is a launch failure with a
+ * clear reason instead of an exit status. 0 or an errno. */
+static int check_program(const char *prog, const char *cwd) {
+  char path[4096];
+  struct stat st;
+  if (strchr(prog, '/')) {
+    if (prog[0] == '/' || !cwd) snprintf(path, sizeof path, "%s", prog);
+    else snprintf(path, sizeof path, "%s/%s", cwd, prog);
+    if (stat(path, &st) != 0) return errno;
+    if (S_ISDIR(st.st_mode)) return EISDIR;
+    return access(path, X_OK) == 0 ? 0 : EACCES;
+  }
+  const char *p = getenv("PATH");
+  if (!p) p = "/usr/local/bin:/usr/bin:/bin";
+  int found_noexec = 0;
+  while (*p) {
+    const char *colon = strchr(p, ':');
+    size_t n = colon ? (size_t)(colon - p) : strlen(p);
+    snprintf(path, sizeof path, "%.*s/%s", (int)(n ? n : 1), n ? p : ".", prog);
+    if (stat(path, &st) == 0 && !S_ISDIR(st.st_mode)) {
+      if (access(path, X_OK) == 0) return 0;
+      found_noexec = 1;
+    }
+    p += n + (colon ? 1 : 0);
+    if (!colon) break;
+  }
+  return found_noexec ? EACCES : ENOENT;
 }
 
 static int grow_ids(void) {
@@ -231,48 +441,81 @@ static void send_hello(mh_renderer_t *r) {
   mh_buf_put(b, head, (size_t)n);
 }
 
-mh_renderer_t *mh_host_spawn(const mh_renderer_conf_t *rc, const char *dir, char *err,
-                             size_t errlen) {
-  (void)dir;
-  if (grow_ids() != 0) {
-    snprintf(err, errlen, "out of memory");
-    return NULL;
-  }
-  mh_renderer_t *r = calloc(1, sizeof *r);
-  if (!r) {
-    snprintf(err, errlen, "out of memory");
-    return NULL;
-  }
-  r->name = strdup(rc->name);
-  r->wc_ref = LUA_NOREF;
-  mh_pending_init(&r->pending);
+static void launch_failed_cb(uv_timer_t *t) {
+  mh_renderer_t *r = t->data;
+  fprintf(stderr, "mainhost: renderer '%s' (id %d) could not start: %s\n", r->name, r->id, r->launch_error);
+  r->exited = 1;
+  maybe_gone(r);
+  maybe_stop();
+}
 
-  /* argv: a Lua renderer is this binary in renderer mode. */
+/* Makes the renderer's table entry and webContents, then starts the
+ * process; a start that fails is reported from the loop as launch-failed. */
+static void spawn_from_spec(mh_spec_t *spec) {
+  const mh_renderer_conf_t *rc = &spec->conf;
+  if (grow_ids() != 0) return;
+  mh_renderer_t *r = calloc(1, sizeof *r);
+  if (!r || !(r->name = strdup(rc->name))) {
+    free(r);
+    fprintf(stderr, "mainhost: out of memory starting renderer '%s'\n", rc->name);
+    return;
+  }
+  r->spec = spec;
+  spec->refs++;
+  r->wc_ref = LUA_NOREF;
+  r->id = (int)++H.nids;
+  H.byid[r->id - 1] = r;
+  H.live++;
+  H.ever_spawned = 1;
+  mh_pending_init(&r->pending);
+  r->ipc = mh_emitter_new();
+  uv_timer_init(H.loop, &r->timer);
+  r->timer.data = r;
+  r->open_handles = 1;
+  our_handles++;
+  r->chan_ended = 1;  /* until a socket is open */
+
   size_t nargs = 0, ncmd = 0;
   while (rc->args[nargs]) nargs++;
   if (rc->command)
     while (rc->command[ncmd]) ncmd++;
-  const char **argv = calloc(ncmd + nargs + 4, sizeof *argv);
-  char **env = build_env(rc, (int)H.nids + 1);
+  const char **argv = calloc(ncmd + nargs + 5, sizeof *argv);
+  char **env = build_env(rc, r->id);
   int sv[2] = {-1, -1};
-  if (!argv || !env || !r->name) {
-    snprintf(err, errlen, "out of memory");
-    goto error;
+  char err[512];
+  err[0] = 0;
+  if (!argv || !env || !r->ipc) {
+    snprintf(err, sizeof err, "out of memory");
+    goto failed;
   }
   size_t k = 0;
+  /* A Lua renderer is this binary in renderer mode; any other program goes
+   * through our exec shim, which ties its life to ours (PR_SET_PDEATHSIG)
+   * before it becomes the program. */
+  argv[k++] = mh_lstate_exe();
   if (rc->script) {
-    argv[k++] = mh_lstate_exe();
     argv[k++] = "--renderer";
     argv[k++] = rc->script;
   } else {
+    int e = check_program(rc->command[0], rc->cwd);
+    if (e) {
+      snprintf(err, sizeof err, "cannot run '%s': %s", rc->command[0], strerror(e));
+      goto failed;
+    }
+    argv[k++] = "--exec";
     for (size_t i = 0; i < ncmd; i++) argv[k++] = rc->command[i];
   }
   for (size_t i = 0; i < nargs; i++) argv[k++] = rc->args[i];
   argv[k] = NULL;
 
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-    snprintf(err, errlen, "socketpair: %s", strerror(errno));
-    goto error;
+    snprintf(err, sizeof err, "socketpair: %s", strerror(errno));
+    goto failed;
+  }
+  int bufsz = SOCKET_BUFFER;
+  for (int i = 0; i < 2; i++) {
+    setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof bufsz);
+    setsockopt(sv[i], SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof bufsz);
   }
   uv_pipe_init(H.loop, &r->out.pipe, 0);
   uv_pipe_init(H.loop, &r->err.pipe, 0);
@@ -297,29 +540,24 @@ mh_renderer_t *mh_host_spawn(const mh_renderer_conf_t *rc, const char *dir, char
   opts.exit_cb = proc_exit;
   opts.stdio = stdio;
   opts.stdio_count = 4;
+  opts.flags = UV_PROCESS_DETACHED;  /* its own process group, see signal_renderer */
   int rcode = uv_spawn(H.loop, &r->proc, &opts);
   close(sv[1]);
   sv[1] = -1;
-  r->open_handles = 3;  /* proc, out, err */
+  r->open_handles += 3;  /* proc, out, err: closed whatever happens */
   our_handles += 3;
   if (rcode != 0) {
-    snprintf(err, errlen, "cannot start '%s': %s", argv[0], uv_strerror(rcode));
-    close(sv[0]);
+    snprintf(err, sizeof err, "cannot start '%s': %s", argv[0], uv_strerror(rcode));
     uv_close((uv_handle_t *)&r->proc, handle_closed);
     uv_close((uv_handle_t *)&r->out.pipe, handle_closed);
     uv_close((uv_handle_t *)&r->err.pipe, handle_closed);
-    free(argv);
-    free_strv(env);
-    return NULL;
+    goto failed;
   }
+  r->spawned = 1;
   live_procs++;
   r->pid = r->proc.pid;
-  r->id = (int)++H.nids;
-  H.byid[r->id - 1] = r;
   free(argv);
   free_strv(env);
-  argv = NULL;
-  env = NULL;
 
   fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
   r->chan.data = r;
@@ -327,78 +565,113 @@ mh_renderer_t *mh_host_spawn(const mh_renderer_conf_t *rc, const char *dir, char
                    mh_lipc_on_line, chan_end) == 0) {
     r->open_handles++;
     our_handles++;
+    r->chan_ended = 0;
   } else {
     close(sv[0]);
-    r->chan_ended = 1;
   }
   uv_read_start((uv_stream_t *)&r->out.pipe, out_alloc, out_read);
   uv_read_start((uv_stream_t *)&r->err.pipe, out_alloc, out_read);
-  send_hello(r);
+  if (!r->chan_ended) send_hello(r);
   mh_lipc_renderer_new(H.L, r);
-  return r;
+  return;
 
-error:
+failed:
   free(argv);
   free_strv(env);
   if (sv[0] >= 0) close(sv[0]);
   if (sv[1] >= 0) close(sv[1]);
-  renderer_free(r);
-  return NULL;
+  r->launch_error = strdup(err[0] ? err : "could not start");
+  mh_lipc_renderer_new(H.L, r);
+  /* Reported from the loop, after the caller had a chance to listen. */
+  uv_timer_start(&r->timer, launch_failed_cb, 0, 0);
+}
+
+mh_renderer_t *mh_host_spawn(const mh_renderer_conf_t *conf) {
+  mh_spec_t *spec = calloc(1, sizeof *spec);
+  if (!spec) return NULL;
+  if (conf_dup(&spec->conf, conf) != 0) {
+    free(spec);
+    return NULL;
+  }
+  uv_timer_init(H.loop, &spec->timer);
+  spec->timer.data = spec;
+  our_handles++;
+  spec->refs = 1;  /* ours, for the length of this call */
+  size_t before = H.nids;
+  spawn_from_spec(spec);
+  spec_unref(spec);
+  return H.nids > before ? H.byid[H.nids - 1] : NULL;
 }
 
 /* ---- quitting ----------------------------------------------------------------- */
 
-static void signal_all(int sig) {
+static void close_all(void) {
   for (size_t i = 0; i < H.nids; i++) {
     mh_renderer_t *r = H.byid[i];
-    if (r && !r->exited) uv_process_kill(&r->proc, sig);
+    if (!r) continue;
+    if (H.L) mh_lipc_fail_pending(H.L, r, "reply was never sent (the main process is quitting)");
+    mh_host_close_renderer(r);
   }
 }
 
-static void quit_timer_cb(uv_timer_t *t) {
-  if (live_procs == 0) return;
-  if (t->repeat == 0) {
-    fprintf(stderr, "mainhost: %d renderer(s) still running %d ms after quit; sending SIGTERM\n",
-            live_procs, QUIT_TERM_MS);
-    signal_all(SIGTERM);
-    uv_timer_start(t, quit_timer_cb, QUIT_KILL_MS, 1);
-  } else {
-    fprintf(stderr, "mainhost: sending SIGKILL to %d renderer(s) that ignored SIGTERM\n", live_procs);
-    signal_all(SIGKILL);
-    uv_timer_stop(t);
+/* After every renderer is gone: will-quit (cancellable), quit, stop. */
+static void maybe_stop(void) {
+  if (!H.quitting || live_procs > 0 || H.stopped) return;
+  if (!H.exiting && H.L) {
+    if (mh_lipc_app_event(H.L, "will-quit", 0, 0)) {
+      H.quitting = 0;  /* a listener kept the app running */
+      return;
+    }
+    mh_lipc_app_event(H.L, "quit", 1, H.exit_code);
   }
+  H.stopped = 1;
+  uv_stop(H.loop);
 }
 
-void mh_host_quit(int code) {
-  if (H.quitting) return;
+static void begin_quit(int code) {
+  H.quitting = 1;
+  H.exit_code = code;
+  for (size_t i = 0; i < H.nids; i++) {
+    mh_renderer_t *r = H.byid[i];
+    if (r && r->spec && r->spec->restart_pending) uv_timer_stop(&r->spec->timer);
+  }
+  close_all();
+  maybe_stop();
+}
+
+void mh_host_request_quit(int code) {
+  if (H.quitting || H.exiting) return;
+  if (H.L && mh_lipc_app_event(H.L, "before-quit", 0, 0)) return;
+  begin_quit(code);
+}
+
+void mh_host_exit(int code) {
+  if (H.exiting) return;
+  H.exiting = 1;
   H.quitting = 1;
   H.exit_code = code;
   for (size_t i = 0; i < H.nids; i++) {
     mh_renderer_t *r = H.byid[i];
     if (!r) continue;
-    if (H.L) mh_lipc_fail_pending(H.L, r, "reply was never sent (the main process is quitting)");
+    r->closed_by_us = 1;
+    signal_renderer(r, SIGKILL);
     if (!r->chan_ended && !r->chan.closing) {
-      mh_chan_flush(&r->chan);
       r->chan_ended = 1;
-      mh_chan_close(&r->chan, chan_closed);  /* the renderer sees EOF and exits */
+      mh_chan_close(&r->chan, chan_closed);
     }
     maybe_gone(r);
-  }
-  if (live_procs > 0) {
-    uv_timer_start(&H.quit_timer, quit_timer_cb, QUIT_TERM_MS, 0);
-    uv_ref((uv_handle_t *)&H.quit_timer);
   }
   maybe_stop();
 }
 
 static void on_signal(uv_signal_t *s, int signum) {
   (void)s;
-  if (H.quitting) {
-    /* A second ^C: do not wait for the grace period. */
-    signal_all(SIGKILL);
+  if (++H.signals > 1 || H.quitting) {
+    /* A second signal: do not wait for anyone. */
+    mh_host_exit(128 + signum);
     return;
   }
-  mh_host_quit(128 + signum);
+  mh_host_request_quit(128 + signum);
 }
 
 /* ---- run and shut down ------------------------------------------------------------ */
@@ -421,11 +694,11 @@ static void close_luv_handles(lua_State *L) {
 
 static void shutdown_host(void) {
   /* 1. No more work: every renderer goes, now. */
-  H.quitting = 1;
+  H.quitting = H.exiting = 1;
   for (size_t i = 0; i < H.nids; i++) {
     mh_renderer_t *r = H.byid[i];
     if (!r) continue;
-    if (!r->exited) uv_process_kill(&r->proc, SIGKILL);
+    signal_renderer(r, SIGKILL);
     if (!r->chan_ended && !r->chan.closing) {
       r->chan_ended = 1;
       mh_chan_close(&r->chan, chan_closed);
@@ -434,8 +707,11 @@ static void shutdown_host(void) {
   }
   /* 2. Wait for them to be reaped and their handles closed. */
   while (live_procs > 0) uv_run(H.loop, UV_RUN_ONCE);
+  for (size_t i = 0; i < H.nids; i++) {
+    mh_renderer_t *r = H.byid[i];
+    if (r) maybe_gone(r);
+  }
   /* 3. Our own handles. */
-  uv_close((uv_handle_t *)&H.quit_timer, our_closed);
   uv_close((uv_handle_t *)&H.sigint, our_closed);
   uv_close((uv_handle_t *)&H.sigterm, our_closed);
   mh_chan_group_close(&H.chans);
@@ -446,8 +722,11 @@ static void shutdown_host(void) {
   /* 5. Refs, then the state. */
   if (H.L) {
     mh_lipc_close(H.L);
+    long refs = mh_live_refs();
     mh_lstate_close(H.L);
     H.L = NULL;
+    if (refs != 0 && getenv("MAINHOST_CHECK_REFS"))
+      fprintf(stderr, "mainhost: %ld Lua refs still held at shutdown\n", refs);
   }
   free(H.byid);
   H.byid = NULL;
@@ -461,18 +740,13 @@ int mh_host_main(mh_config_t *cfg) {
   H.cfg = cfg;
   H.loop = uv_default_loop();
   mh_chan_group_init(&H.chans, H.loop);
-  our_handles = 4; /* prepare (group), quit timer, two signals */
-  uv_timer_init(H.loop, &H.quit_timer);
-  uv_unref((uv_handle_t *)&H.quit_timer);
   uv_signal_init(H.loop, &H.sigint);
   uv_signal_init(H.loop, &H.sigterm);
+  our_handles += 2;
   uv_signal_start(&H.sigint, on_signal, SIGINT);
   uv_signal_start(&H.sigterm, on_signal, SIGTERM);
   uv_unref((uv_handle_t *)&H.sigint);
   uv_unref((uv_handle_t *)&H.sigterm);
-  /* The group's prepare handle is closed by mh_chan_group_close without a
-   * callback of ours: count it as closed once that runs. */
-  our_handles--;
 
   H.L = mh_lstate_open(H.loop);
   if (!H.L) {
@@ -491,11 +765,10 @@ int mh_host_main(mh_config_t *cfg) {
     mh_lipc_run_main(H.L);
   }
   if (!H.quitting) {
-    for (size_t i = 0; i < cfg->nrenderers; i++) {
-      char err[512];
-      if (!mh_host_spawn(&cfg->renderers[i], cfg->dir, err, sizeof err))
-        fprintf(stderr, "mainhost: renderer '%s' could not start: %s\n", cfg->renderers[i].name, err);
-    }
+    for (size_t i = 0; i < cfg->nrenderers; i++)
+      if (!mh_host_spawn(&cfg->renderers[i]))
+        fprintf(stderr, "mainhost: out of memory starting renderer '%s'\n", cfg->renderers[i].name);
+    if (!H.quitting) mh_lipc_app_event(H.L, "ready", 0, 0);
   }
   if (!H.stopped) uv_run(H.loop, UV_RUN_DEFAULT);
   int code = H.exit_code;

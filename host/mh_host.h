@@ -1,5 +1,5 @@
 /* mh_host.h: the main process: renderer processes (spawn, socket, output
- * prefixing, exit), the run of an app, and the one shutdown order.
+ * prefixing, exit, restart), the run of an app, and the one shutdown order.
  * The Lua side of each renderer lives in lipcmain.c. */
 #ifndef MH_HOST_H
 #define MH_HOST_H
@@ -9,6 +9,7 @@
 
 #include "mh_chan.h"
 #include "mh_config.h"
+#include "mh_emitter.h"
 #include "mh_invoke.h"
 
 typedef struct mh_outlines {
@@ -17,22 +18,48 @@ typedef struct mh_outlines {
   int is_err;         /* forward to stderr instead of stdout */
 } mh_outlines_t;
 
-/* One renderer process. Owned by the host's table; freed when its process
- * handle, socket and output pipes are all closed. */
+/* What a renderer is started from; shared by the renderer and the ones that
+ * restart it. Owns a deep copy of the conf. */
+typedef struct mh_spec {
+  mh_renderer_conf_t conf;
+  int refs;            /* live renderers started from it + a pending restart */
+  int restarts;        /* restarts done so far */
+  int restart_pending;
+  uv_timer_t timer;    /* the backoff before the next start */
+} mh_spec_t;
+
+/* The reasons Electron gives in render-process-gone. */
+typedef enum mh_gone_reason {
+  MH_GONE_CLEAN_EXIT,
+  MH_GONE_ABNORMAL_EXIT,
+  MH_GONE_KILLED,
+  MH_GONE_CRASHED,
+  MH_GONE_LAUNCH_FAILED
+} mh_gone_reason_t;
+
+/* One renderer process. Owned by the host's table; freed when its handles
+ * (process, socket, output pipes, timer) are all closed. */
 typedef struct mh_renderer {
   int id;             /* webContents id: 1, 2, ... never reused */
   char *name;
   int pid;
+  mh_spec_t *spec;    /* a reference */
   uv_process_t proc;
   mh_chan_t chan;
   mh_outlines_t out, err;
+  uv_timer_t timer;   /* close grace periods; the launch-failed report */
+  int kill_stage;     /* 0: next is SIGTERM, 1: next is SIGKILL */
   int open_handles;   /* closes still to come before the memory can go */
-  int exited, chan_ended, gone_reported;
+  int spawned, exited, chan_ended, gone_reported, closed_by_us, said_anything;
   int64_t exit_status;
   int term_signal;
+  char *launch_error; /* why it never started, or NULL */
   mh_pending_t pending;   /* invoke / sendSync ids awaiting their reply */
+  size_t pending_sync;    /* how many of them are sendSync */
+  int queue_full;         /* messages to it are being dropped (not reading) */
+  mh_emitter_t *ipc;      /* webContents.ipc */
   int wc_ref;             /* Lua webContents table (lipcmain.c) */
-  int loaded;             /* said hello */
+  int loaded;             /* said hello (did-finish-load) */
 } mh_renderer_t;
 
 typedef struct mh_host {
@@ -42,10 +69,14 @@ typedef struct mh_host {
   mh_chan_group_t chans;
   mh_renderer_t **byid;   /* index id-1; NULL once a renderer is gone */
   size_t nids, capids;
+  int live;               /* renderers not yet gone */
+  int restarts_pending;
+  int ever_spawned;
   mh_buf_t scratch;       /* the decoder's string scratch */
-  uv_timer_t quit_timer;  /* the grace period of a quit */
   uv_signal_t sigint, sigterm;
-  int quitting, exit_code, stopped;
+  int quitting;           /* renderers are being closed for a quit */
+  int exiting;            /* app.exit: no more events, just go */
+  int exit_code, stopped, signals;
 } mh_host_t;
 
 extern mh_host_t mh_host;
@@ -54,22 +85,37 @@ extern mh_host_t mh_host;
  * loop, shutdown. Returns the process exit code. */
 int mh_host_main(mh_config_t *cfg);
 
-/* Starts a renderer; NULL with a message in err when it could not start. */
-mh_renderer_t *mh_host_spawn(const mh_renderer_conf_t *rc, const char *dir,
-                             char *err, size_t errlen);
+/* Starts a renderer from conf (copied). Always returns one: a renderer
+ * that cannot start reports launch-failed from the loop. NULL only when out
+ * of memory. */
+mh_renderer_t *mh_host_spawn(const mh_renderer_conf_t *conf);
 mh_renderer_t *mh_host_renderer(int id);
 
-/* Begins the quit sequence: renderers' sockets close (they exit on their
- * own), then SIGTERM, then SIGKILL; the loop then stops and the process
- * exits with code. */
-void mh_host_quit(int code);
+/* webContents.close(): the socket closes (the renderer exits on its own),
+ * then SIGTERM, then SIGKILL; no restart follows. */
+void mh_host_close_renderer(mh_renderer_t *r);
+/* kill(signal) to the renderer's process group; no restart follows when
+ * by_user is set and the policy is on-failure... see docs/api.md. */
+int mh_host_kill_renderer(mh_renderer_t *r, int sig);
+
+/* app.quit(): before-quit (may be cancelled), renderers close, will-quit
+ * (may be cancelled), quit, exit with code. */
+void mh_host_request_quit(int code);
+/* app.exit(): renderers are killed, no events, exit with code. */
+void mh_host_exit(int code);
 
 /* lipcmain.c: the Lua side, called by the host. */
 void mh_lipc_open(lua_State *L);                 /* registers "mainhost.host" */
 void mh_lipc_renderer_new(lua_State *L, mh_renderer_t *r);
 void mh_lipc_on_line(mh_chan_t *c, const char *line, size_t n);
-void mh_lipc_renderer_gone(lua_State *L, mh_renderer_t *r);
+/* Emits render-process-gone and destroyed, and forgets the webContents. */
+void mh_lipc_renderer_gone(lua_State *L, mh_renderer_t *r, mh_gone_reason_t why,
+                           int restarting);
 void mh_lipc_fail_pending(lua_State *L, mh_renderer_t *r, const char *why);
+/* App events: returns 1 when a listener called event.preventDefault(). */
+int mh_lipc_app_event(lua_State *L, const char *name, int with_code, int code);
+/* 1 when the app has listeners for name. */
+int mh_lipc_app_has_listeners(lua_State *L, const char *name);
 void mh_lipc_close(lua_State *L);
 /* Runs the main chunk on top of the stack in the runner. [-1, +0, -] */
 void mh_lipc_run_main(lua_State *L);

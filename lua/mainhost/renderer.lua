@@ -6,7 +6,7 @@ if not ok then
   error("require('mainhost.renderer') works only in a renderer started by mainhost "
     .. "(`mainhost --renderer SCRIPT.lua`, or a config's \"script\" entry)", 2)
 end
-local runner = require("mainhost.runner")
+local emitter = require("mainhost.emitter")
 
 local M = {}
 
@@ -25,112 +25,6 @@ M.name = os.getenv("MAINHOST_RENDERER_NAME")        -- its name in the config
 local function check_channel(ch, fname)
   if type(ch) ~= "string" then
     error(("bad argument #1 to '%s' (channel must be a string, got %s)"):format(fname, type(ch)), 3)
-  end
-end
-
--- Node EventEmitter semantics: registration order, the same function may be
--- added twice, once-listeners retire before they run, and an emit works on
--- a snapshot.
-local function new_emitter(obj)
-  local lists, order = {}, {}
-
-  local function add(ch, fn, once, prepend, fname)
-    check_channel(ch, fname)
-    if type(fn) ~= "function" then
-      error(("bad argument #2 to '%s' (function expected, got %s)"):format(fname, type(fn)), 3)
-    end
-    local l = lists[ch]
-    if not l then
-      l = {}
-      lists[ch] = l
-      order[#order + 1] = ch
-    end
-    local entry = { fn = fn, once = once }
-    if prepend then table.insert(l, 1, entry) else l[#l + 1] = entry end
-    return obj
-  end
-
-  local function drop_channel(ch)
-    lists[ch] = nil
-    for i = #order, 1, -1 do
-      if order[i] == ch then table.remove(order, i) break end
-    end
-  end
-
-  local function remove_entry(ch, entry)
-    local l = lists[ch]
-    if not l then return end
-    for i = #l, 1, -1 do
-      if l[i] == entry then table.remove(l, i) break end
-    end
-    if #l == 0 then drop_channel(ch) end
-  end
-
-  local e = {}
-  function e.on(ch, fn) return add(ch, fn, false, false, "on") end
-  e.addListener = e.on
-  function e.once(ch, fn) return add(ch, fn, true, false, "once") end
-  function e.prependListener(ch, fn) return add(ch, fn, false, true, "prependListener") end
-  function e.prependOnceListener(ch, fn) return add(ch, fn, true, true, "prependOnceListener") end
-  function e.removeListener(ch, fn)
-    local l = lists[ch]
-    if l then
-      for i = #l, 1, -1 do
-        if l[i].fn == fn then
-          remove_entry(ch, l[i])
-          break
-        end
-      end
-    end
-    return obj
-  end
-  e.off = e.removeListener
-  function e.removeAllListeners(ch)
-    if ch == nil then
-      lists, order = {}, {}
-    elseif lists[ch] then
-      drop_channel(ch)
-    end
-    return obj
-  end
-  function e.listenerCount(ch)
-    local l = lists[ch]
-    return l and #l or 0
-  end
-  function e.listeners(ch)
-    local out = {}
-    for i, entry in ipairs(lists[ch] or {}) do out[i] = entry.fn end
-    return out
-  end
-  function e.eventNames()
-    return { table.unpack(order) }
-  end
-  -- Internal: calls the listeners of ch with (event, ...).
-  function e._emit(ch, event, ...)
-    local l = lists[ch]
-    if not l then return false end
-    local snap = { table.unpack(l) }
-    for _, entry in ipairs(snap) do
-      if entry.once then remove_entry(ch, entry) end
-    end
-    local label = "listener for '" .. ch .. "'"
-    for _, entry in ipairs(snap) do
-      runner.run(entry.fn, label, event, ...)
-    end
-    return true
-  end
-  return e
-end
-
--- Lets every method be called as ipcRenderer.send(...) or ipcRenderer:send(...).
-local function bind_methods(obj, methods)
-  for name, f in pairs(methods) do
-    if name:sub(1, 1) ~= "_" then
-      obj[name] = function(a, ...)
-        if a == obj then return f(...) end
-        return f(a, ...)
-      end
-    end
   end
 end
 
@@ -155,10 +49,8 @@ local function raise_if(prefix, err, ...)
 end
 
 local function new_ipc_renderer(frame_id)
-  local obj = {}
-  local em = new_emitter(obj)
+  local obj = emitter.mixin({})
   local methods = {}
-  for k, v in pairs(em) do methods[k] = v end
 
   function methods.send(ch, ...)
     check_channel(ch, "send")
@@ -181,8 +73,13 @@ local function new_ipc_renderer(frame_id)
     return raise_if(("Error invoking remote method '%s': "):format(ch), await_reply(id, ch))
   end
 
-  bind_methods(obj, methods)
-  obj._emit = em._emit
+  -- Callable as ipcRenderer.send(...) or ipcRenderer:send(...).
+  for name, f in pairs(methods) do
+    obj[name] = function(a, ...)
+      if a == obj then return f(...) end
+      return f(a, ...)
+    end
+  end
   return setmetatable(obj, { __name = "mainhost.IpcRenderer" })
 end
 
@@ -217,7 +114,7 @@ channel.set_dispatch(function(kind, id, frame, ch, err, ...)
     local f = frames[frame or 1]
     if not f then return end
     local ipc = f.ipcRenderer
-    ipc._emit(ch, { sender = ipc, frameId = f.id, ports = {} }, ...)
+    ipc.emit(ch, { sender = ipc, frameId = f.id, ports = {} }, ...)
   elseif kind == "result" then
     local p = pending[id]
     if not p then return end
