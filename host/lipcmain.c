@@ -259,6 +259,7 @@ static int l_finish(lua_State *L) {
 static int reply_fn(lua_State *L) {
   int rid = (int)lua_tointeger(L, lua_upvalueindex(1));
   int64_t frame = lua_tointeger(L, lua_upvalueindex(2));
+  if (lua_istable(L, 1)) lua_remove(L, 1);  /* event:reply(...) */
   size_t chn;
   const char *ch = luaL_checklstring(L, 1, &chn);
   mh_renderer_t *r = mh_host_renderer(rid);
@@ -408,11 +409,33 @@ static mh_emitter_t *self_emitter(lua_State *L) {
   return lua_touserdata(L, lua_upvalueindex(2));
 }
 
+static size_t emit(lua_State *L, mh_emitter_t *e, const char *ch, size_t chn, int ch_idx,
+                   int ev_idx, int first, int nargs);
+
+/* Argument checks that number arguments as the caller wrote them, with or
+ * without the colon (luaL_argerror would count self once more). */
+static const char *fname(lua_State *L) {
+  lua_Debug ar;
+  if (lua_getstack(L, 0, &ar) && lua_getinfo(L, "n", &ar) && ar.name) return ar.name;
+  return "?";
+}
+
+static const char *arg_channel(lua_State *L, int i, size_t *n) {
+  if (lua_type(L, i) != LUA_TSTRING && lua_type(L, i) != LUA_TNUMBER)
+    luaL_error(L, "bad argument #%d to '%s' (string expected, got %s)", i, fname(L), luaL_typename(L, i));
+  return lua_tolstring(L, i, n);
+}
+
+static void arg_function(lua_State *L, int i) {
+  if (lua_type(L, i) != LUA_TFUNCTION)
+    luaL_error(L, "bad argument #%d to '%s' (function expected, got %s)", i, fname(L), luaL_typename(L, i));
+}
+
 static int add_listener(lua_State *L, int once, int prepend) {
   mh_emitter_t *e = self_emitter(L);
   size_t n;
-  const char *ch = luaL_checklstring(L, 1, &n);
-  luaL_checktype(L, 2, LUA_TFUNCTION);
+  const char *ch = arg_channel(L, 1, &n);
+  arg_function(L, 2);
   uintptr_t key = (uintptr_t)lua_topointer(L, 2);
   lua_pushvalue(L, 2);
   int ref = mh_ref(L);
@@ -432,8 +455,8 @@ static int m_prepend_once(lua_State *L) { return add_listener(L, 1, 1); }
 static int m_remove_listener(lua_State *L) {
   mh_emitter_t *e = self_emitter(L);
   size_t n;
-  const char *ch = luaL_checklstring(L, 1, &n);
-  luaL_checktype(L, 2, LUA_TFUNCTION);
+  const char *ch = arg_channel(L, 1, &n);
+  arg_function(L, 2);
   int ref;
   if (mh_emitter_remove(e, ch, n, (uintptr_t)lua_topointer(L, 2), &ref)) mh_unref(L, ref);
   lua_pushvalue(L, lua_upvalueindex(1));
@@ -446,7 +469,7 @@ static int m_remove_all(lua_State *L) {
     mh_emitter_remove_all(e, NULL, 0, release_ref, L);
   } else {
     size_t n;
-    const char *ch = luaL_checklstring(L, 1, &n);
+    const char *ch = arg_channel(L, 1, &n);
     mh_emitter_remove_all(e, ch, n, release_ref, L);
   }
   lua_pushvalue(L, lua_upvalueindex(1));
@@ -456,13 +479,13 @@ static int m_remove_all(lua_State *L) {
 static int m_listener_count(lua_State *L) {
   mh_emitter_t *e = self_emitter(L);
   size_t n;
-  const char *ch = luaL_checklstring(L, 1, &n);
+  const char *ch = arg_channel(L, 1, &n);
   if (lua_isnoneornil(L, 2)) {
     lua_pushinteger(L, (lua_Integer)mh_emitter_count(e, ch, n));
     return 1;
   }
   /* Newer Node: count only this function. */
-  luaL_checktype(L, 2, LUA_TFUNCTION);
+  arg_function(L, 2);
   uintptr_t key = (uintptr_t)lua_topointer(L, 2);
   size_t cnt, hits = 0;
   const mh_listener_t *ls = mh_emitter_listeners(e, ch, n, &cnt);
@@ -474,7 +497,7 @@ static int m_listener_count(lua_State *L) {
 static int m_listeners(lua_State *L) {
   mh_emitter_t *e = self_emitter(L);
   size_t n, cnt;
-  const char *ch = luaL_checklstring(L, 1, &n);
+  const char *ch = arg_channel(L, 1, &n);
   const mh_listener_t *ls = mh_emitter_listeners(e, ch, n, &cnt);
   lua_createtable(L, (int)cnt, 0);
   for (size_t i = 0; i < cnt; i++) {
@@ -500,7 +523,7 @@ static int m_event_names(lua_State *L) {
 static int set_handler(lua_State *L, int once) {
   mh_emitter_t *e = self_emitter(L);
   size_t n;
-  const char *ch = luaL_checklstring(L, 1, &n);
+  const char *ch = arg_channel(L, 1, &n);
   int ref0, once0;
   /* Electron checks for a second handler before the type. */
   if (mh_emitter_get_handler(e, ch, n, &ref0, &once0))
@@ -522,13 +545,25 @@ static int m_handle_once(lua_State *L) { return set_handler(L, 1); }
 static int m_remove_handler(lua_State *L) {
   mh_emitter_t *e = self_emitter(L);
   size_t n;
-  const char *ch = luaL_checklstring(L, 1, &n);
+  const char *ch = arg_channel(L, 1, &n);
   int ref;
   if (mh_emitter_remove_handler(e, ch, n, &ref)) mh_unref(L, ref);
   return 0;
 }
 
+/* emitter.emit(channel, ...): calls the listeners with exactly the given
+ * arguments (Electron users call ipcMain.emit to fake a message in tests). */
+static int m_emit(lua_State *L) {
+  mh_emitter_t *e = self_emitter(L);
+  size_t n;
+  const char *ch = arg_channel(L, 1, &n);
+  int nargs = lua_gettop(L) - 1;
+  lua_pushboolean(L, emit(L, e, ch, n, 1, 0, 2, nargs) > 0);
+  return 1;
+}
+
 static const luaL_Reg emitter_methods[] = {
+    {"emit", m_emit},
     {"on", m_on},
     {"addListener", m_on},
     {"once", m_once},
@@ -559,40 +594,52 @@ static void push_emitter(lua_State *L, mh_emitter_t *e, const char *mt) {
 
 /* ---- dispatch ------------------------------------------------------------------------------ */
 
-/* Calls every listener of ch with (event, args...), each in its own
- * coroutine, on a snapshot: a listener removed by an earlier one still runs
- * this time, and `once` listeners are retired before any runs. */
+/* Calls every listener of ch with (event, args...) (no event when ev_idx
+ * is 0), each in its own coroutine, on a snapshot: a listener removed by an
+ * earlier one still runs this time, one added runs next time, and a `once`
+ * listener retires at its own turn, just before it runs (Node's onceWrapper). */
+typedef struct snap {
+  int ref;
+  int once;
+  uintptr_t key;
+} snap_t;
+
+static void retire_once(lua_State *L, mh_emitter_t *e, const char *ch, size_t chn, const snap_t *s) {
+  size_t n;
+  const mh_listener_t *ls = mh_emitter_listeners(e, ch, chn, &n);
+  /* Match key too: a ref freed by removeListener may have been reused. */
+  for (size_t i = 0; i < n; i++) {
+    if (ls[i].ref == s->ref && ls[i].key == s->key && ls[i].once) {
+      if (mh_emitter_remove_ref(e, ch, chn, s->ref)) mh_unref(L, s->ref);
+      return;
+    }
+  }
+}
+
 static size_t emit(lua_State *L, mh_emitter_t *e, const char *ch, size_t chn, int ch_idx,
                    int ev_idx, int first, int nargs) {
   size_t n;
   const mh_listener_t *ls = mh_emitter_listeners(e, ch, chn, &n);
   if (n == 0) return 0;
-  luaL_checkstack(L, (int)n + nargs + 8, "too many listeners");
+  if (!lua_checkstack(L, (int)n + nargs + 8)) luaL_error(L, "too many listeners or arguments for the Lua stack");
+  snap_t small[32];
+  snap_t *snap = n <= 32 ? small : lua_newuserdatauv(L, n * sizeof *snap, 0);
   int base = lua_gettop(L);
-  int nonce = 0;
   for (size_t i = 0; i < n; i++) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, ls[i].ref);
-    nonce += ls[i].once;
-  }
-  if (nonce) {
-    int *refs = malloc((size_t)nonce * sizeof *refs);
-    if (refs) {
-      int k = 0;
-      for (size_t i = 0; i < n; i++)
-        if (ls[i].once) refs[k++] = ls[i].ref;
-      for (int i = 0; i < k; i++)
-        if (mh_emitter_remove_ref(e, ch, chn, refs[i])) mh_unref(L, refs[i]);
-      free(refs);
-    }
+    snap[i].ref = ls[i].ref;
+    snap[i].once = ls[i].once;
+    snap[i].key = ls[i].key;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ls[i].ref);  /* alive even if removed */
   }
   for (size_t i = 0; i < n; i++) {
+    if (snap[i].once) retire_once(L, e, ch, chn, &snap[i]);
     lua_pushvalue(L, base + 1 + (int)i);
     lua_pushvalue(L, ch_idx);
-    lua_pushvalue(L, ev_idx);
+    if (ev_idx) lua_pushvalue(L, ev_idx);
     for (int a = 0; a < nargs; a++) lua_pushvalue(L, first + a);
-    mh_lstate_run(L, 2 + nargs);
+    mh_lstate_run(L, 1 + (ev_idx != 0) + nargs);
   }
-  lua_settop(L, base);
+  lua_settop(L, base - (n > 32));
   return n;
 }
 

@@ -111,11 +111,10 @@ function M.mixin(obj)
     local l = lists[name]
     if not l then return false end
     local snap = { table.unpack(l) }
-    for _, entry in ipairs(snap) do
-      if entry.once then remove_entry(name, entry) end
-    end
     local label = "listener for '" .. tostring(name) .. "'"
     for _, entry in ipairs(snap) do
+      -- A once listener retires at its own turn, just before it runs.
+      if entry.once then remove_entry(name, entry) end
       runner.run(entry.fn, label, ...)
     end
     return true
