@@ -1,0 +1,390 @@
+-- The Lua renderer runtime (`mainhost --renderer`), end to end with a real
+-- host: where scripts run (coroutines, luv callbacks), what they are given
+-- (arguments, luv on their own loop), ipcRenderer's listener bookkeeping,
+-- and how a renderer ends (its host quits, its host is killed, it fails).
+local t = require("mainhost.test")
+local uv = require("luv")
+
+-- A main script every app here shares: "add" answers a + b after pushing a
+-- "ping" (so a renderer that waits without blocking sees the ping first),
+-- "echo" sends (ch, ...) straight back, "done" quits.
+local MAIN = [[
+local mh = require("mainhost")
+mh.ipcMain.handle("add", function(e, a, b)
+  e.sender.send("ping")
+  return a + b
+end)
+mh.ipcMain.on("echo", function(e, ch, ...) e.sender.send(ch, ...) end)
+mh.ipcMain.on("done", function() print("main: got done") mh.app.quit() end)
+]]
+
+local UI_HEAD = 'local ipc = require("mainhost.renderer").ipcRenderer\n'
+
+local function app(files, renderers)
+  files["main.lua"] = files["main.lua"] or MAIN
+  files["mainhost.json"] = { main = "main.lua", renderers = renderers or { { name = "ui", script = "ui.lua" } } }
+  local r = t.run_app(files)
+  assert.is_false(r.timed_out, "the app hung:\n" .. r.stdout .. r.stderr)
+  return r
+end
+
+local function ok_app(files, renderers)
+  local r = app(files, renderers)
+  assert.are.equal(0, r.code, r.stdout .. r.stderr)
+  return r
+end
+
+-- Position of the first line equal to `line`, or nil.
+local function line_at(text, line)
+  for i, l in ipairs(t.lines(text)) do
+    if l == line then return i end
+  end
+end
+
+local function assert_line(text, line, all)
+  local i = line_at(text, line)
+  assert(i, ("expected the line\n  %s\nin\n%s"):format(line, all or text))
+  return i
+end
+
+local function assert_before(text, first, second, all)
+  local a, b = assert_line(text, first, all), assert_line(text, second, all)
+  assert(a < b, ("expected\n  %s\nbefore\n  %s\nin\n%s"):format(first, second, all or text))
+end
+
+describe("the Lua renderer runtime", function()
+  after_each(t.cleanup)
+
+  describe("runs code where invoke works", function()
+    it("runs the script's top level in a coroutine, where invoke waits while other messages are handled", function()
+      local r = ok_app({ ["ui.lua"] = UI_HEAD .. [[
+        ipc.on("ping", function() print("ping arrived") end)
+        local _, is_main = coroutine.running()
+        print("top: main thread " .. tostring(is_main) .. ", yieldable " .. tostring(coroutine.isyieldable()))
+        print("sum " .. ipc.invoke("add", 2, 3))
+        ipc.send("done")
+      ]] })
+      local all = r.stdout .. r.stderr
+      assert_line(r.stdout, "[ui] top: main thread false, yieldable true", all)
+      assert_before(r.stdout, "[ui] ping arrived", "[ui] sum 5", all)
+      assert_line(r.stdout, "main: got done", all)
+    end)
+
+    it("runs each listener in a coroutine, where invoke returns the handler's value", function()
+      local r = ok_app({ ["ui.lua"] = UI_HEAD .. [[
+        ipc.on("ping", function() print("ping arrived") end)
+        ipc.on("go", function(event, a, b)
+          local _, is_main = coroutine.running()
+          print("listener: main thread " .. tostring(is_main) .. ", yieldable " .. tostring(coroutine.isyieldable()))
+          print("sum " .. ipc.invoke("add", a, b))
+          ipc.send("done")
+        end)
+        ipc.send("echo", "go", 4, 5)
+      ]] })
+      local all = r.stdout .. r.stderr
+      assert_line(r.stdout, "[ui] listener: main thread false, yieldable true", all)
+      assert_before(r.stdout, "[ui] ping arrived", "[ui] sum 9", all)
+      assert_line(r.stdout, "main: got done", all)
+    end)
+
+    it("lets invoke work inside a coroutine the script makes with coroutine.wrap", function()
+      local r = ok_app({ ["ui.lua"] = UI_HEAD .. [[
+        coroutine.wrap(function()
+          print("wrapped sum " .. ipc.invoke("add", 1, 2))
+          ipc.send("done")
+        end)()
+        print("top level goes on")
+      ]] })
+      local all = r.stdout .. r.stderr
+      assert_line(r.stdout, "[ui] wrapped sum 3", all)
+      assert_line(r.stdout, "[ui] top level goes on", all)
+      assert_line(r.stdout, "main: got done", all)
+    end)
+
+    it("gives invoke's reply to a script's own coroutine even when the script resumes it while it waits", function()
+      local r = ok_app({ ["ui.lua"] = UI_HEAD .. [[
+        local co = coroutine.create(function()
+          print("own sum " .. tostring(ipc.invoke("add", 10, 20)))
+          ipc.send("done")
+        end)
+        assert(coroutine.resume(co))
+        -- A stray resume while the invoke is pending must not end the wait.
+        print("stray resume " .. tostring((coroutine.resume(co, "not the reply"))))
+        print("status " .. coroutine.status(co))
+      ]] })
+      local all = r.stdout .. r.stderr
+      assert_line(r.stdout, "[ui] stray resume true", all)
+      assert_line(r.stdout, "[ui] status suspended", all)
+      assert_line(r.stdout, "[ui] own sum 30", all)
+      assert_line(r.stdout, "main: got done", all)
+    end)
+
+    it("lets invoke work from a luv timer callback, which is no coroutine, by blocking until the reply", function()
+      local r = ok_app({ ["ui.lua"] = UI_HEAD .. [[
+        local uv = require("luv")
+        local timer = uv.new_timer()
+        timer:start(0, 0, function()
+          timer:close()
+          local _, is_main = coroutine.running()
+          print("timer: main thread " .. tostring(is_main) .. ", yieldable " .. tostring(coroutine.isyieldable()))
+          print("timer sum " .. ipc.invoke("add", 20, 22))
+          ipc.send("done")
+        end)
+      ]] })
+      local all = r.stdout .. r.stderr
+      assert_line(r.stdout, "[ui] timer: main thread true, yieldable false", all)
+      assert_line(r.stdout, "[ui] timer sum 42", all)
+      assert_line(r.stdout, "main: got done", all)
+    end)
+  end)
+
+  it("runs require('luv') timers and child processes on the renderer's own loop", function()
+    local r = ok_app({ ["ui.lua"] = UI_HEAD .. [[
+      local uv = require("luv")
+      local fired, exited = 0, false
+      local function finish()
+        if fired == 3 and exited then ipc.send("done") end
+      end
+      local timer = uv.new_timer()
+      timer:start(1, 1, function()
+        fired = fired + 1
+        if fired == 3 then
+          timer:close()
+          print("timer fired 3 times")
+          finish()
+        end
+      end)
+      local child
+      child = uv.spawn("sh", { args = { "-c", "exit 7" } }, function(code)
+        child:close()
+        print("child exited " .. code)
+        exited = true
+        finish()
+      end)
+    ]] })
+    local all = r.stdout .. r.stderr
+    assert_line(r.stdout, "[ui] timer fired 3 times", all)
+    assert_line(r.stdout, "[ui] child exited 7", all)
+    assert_line(r.stdout, "main: got done", all)
+  end)
+
+  it("passes the config's args to the script as ... and in arg, with arg[0] the script path", function()
+    local r = ok_app({ ["ui.lua"] = UI_HEAD .. [[
+      print("dots " .. select("#", ...))
+      for i = 1, select("#", ...) do print(("dots[%d] %q"):format(i, (select(i, ...)))) end
+      print("arg[0] " .. arg[0])
+      for i = 1, 3 do print(("arg[%d] %q"):format(i, arg[i])) end
+      print("arg[4] " .. tostring(arg[4]))
+      ipc.send("done")
+    ]] }, { { name = "ui", script = "ui.lua", args = { "one", "two words", "" } } })
+    local all = r.stdout .. r.stderr
+    local script = assert(uv.fs_realpath(r.dir .. "/ui.lua"))
+    assert_line(r.stdout, "[ui] dots 3", all)
+    assert_line(r.stdout, '[ui] dots[1] "one"', all)
+    assert_line(r.stdout, '[ui] dots[2] "two words"', all)
+    assert_line(r.stdout, '[ui] dots[3] ""', all)
+    assert_line(r.stdout, "[ui] arg[0] " .. script, all)
+    assert_line(r.stdout, '[ui] arg[1] "one"', all)
+    assert_line(r.stdout, '[ui] arg[2] "two words"', all)
+    assert_line(r.stdout, '[ui] arg[3] ""', all)
+    assert_line(r.stdout, "[ui] arg[4] nil", all)
+  end)
+
+  describe("ipcRenderer listeners", function()
+    it("runs a once listener for the first message only and then drops it", function()
+      local r = ok_app({ ["ui.lua"] = UI_HEAD .. [[
+        local n = 0
+        ipc.once("tick", function(event, i) n = n + 1 print("once got tick " .. i) end)
+        print("listeners after once " .. ipc.listenerCount("tick"))
+        ipc.on("end", function()
+          print("once ran " .. n .. " time(s), listeners left " .. ipc.listenerCount("tick"))
+          ipc.send("done")
+        end)
+        for i = 1, 3 do ipc.send("echo", "tick", i) end
+        ipc.send("echo", "end")
+      ]] })
+      local all = r.stdout .. r.stderr
+      assert_line(r.stdout, "[ui] listeners after once 1", all)
+      assert_line(r.stdout, "[ui] once got tick 1", all)
+      assert_line(r.stdout, "[ui] once ran 1 time(s), listeners left 0", all)
+    end)
+
+    it("stops calling a listener after removeListener and keeps the others", function()
+      local r = ok_app({ ["ui.lua"] = UI_HEAD .. [[
+        local a, b = 0, 0
+        local function fa() a = a + 1 end
+        local function fb() b = b + 1 end
+        ipc.on("tick", fa)
+        ipc.on("tick", fb)
+        print("listeners " .. ipc.listenerCount("tick"))
+        ipc.on("remove-a", function()
+          ipc.removeListener("tick", fa)
+          print("listeners after removeListener " .. ipc.listenerCount("tick"))
+        end)
+        ipc.on("end", function()
+          print("a " .. a .. ", b " .. b)
+          ipc.send("done")
+        end)
+        ipc.send("echo", "tick")
+        ipc.send("echo", "remove-a")
+        ipc.send("echo", "tick")
+        ipc.send("echo", "tick")
+        ipc.send("echo", "end")
+      ]] })
+      local all = r.stdout .. r.stderr
+      assert_line(r.stdout, "[ui] listeners 2", all)
+      assert_line(r.stdout, "[ui] listeners after removeListener 1", all)
+      assert_line(r.stdout, "[ui] a 1, b 3", all)
+    end)
+
+    it("drops one channel's listeners with removeAllListeners(ch) and every listener with removeAllListeners()",
+      function()
+        local r = ok_app({ ["ui.lua"] = UI_HEAD .. [[
+          local hits = {}
+          local function hit(name) return function() hits[name] = (hits[name] or 0) + 1 end end
+          ipc.on("x", hit("x1"))
+          ipc.on("x", hit("x2"))
+          ipc.on("y", hit("y"))
+          ipc.removeAllListeners("x")
+          print("after removeAllListeners('x'): x " .. ipc.listenerCount("x") .. ", y " .. ipc.listenerCount("y"))
+          ipc.on("x", hit("x3"))
+          ipc.removeAllListeners()
+          print("after removeAllListeners(): x " .. ipc.listenerCount("x") .. ", y " .. ipc.listenerCount("y"))
+          ipc.on("z", hit("z"))
+          ipc.on("end", function()
+            print(("hits x1=%d x2=%d x3=%d y=%d z=%d"):format(hits.x1 or 0, hits.x2 or 0, hits.x3 or 0,
+              hits.y or 0, hits.z or 0))
+            ipc.send("done")
+          end)
+          for _, ch in ipairs({ "x", "y", "z", "end" }) do ipc.send("echo", ch) end
+        ]] })
+        local all = r.stdout .. r.stderr
+        assert_line(r.stdout, "[ui] after removeAllListeners('x'): x 0, y 1", all)
+        assert_line(r.stdout, "[ui] after removeAllListeners(): x 0, y 0", all)
+        assert_line(r.stdout, "[ui] hits x1=0 x2=0 x3=0 y=0 z=1", all)
+      end)
+
+    it("counts every registration in listenerCount, the same function twice included", function()
+      local r = ok_app({ ["ui.lua"] = UI_HEAD .. [[
+        local n = 0
+        local function f() n = n + 1 end
+        print("none " .. ipc.listenerCount("c"))
+        ipc.on("c", f)
+        ipc.on("c", f)
+        ipc.once("c", function() end)
+        print("three " .. ipc.listenerCount("c"))
+        ipc.on("end", function()
+          print("f ran " .. n .. ", left " .. ipc.listenerCount("c"))
+          ipc.send("done")
+        end)
+        ipc.send("echo", "c")
+        ipc.send("echo", "end")
+      ]] })
+      local all = r.stdout .. r.stderr
+      assert_line(r.stdout, "[ui] none 0", all)
+      assert_line(r.stdout, "[ui] three 3", all)
+      assert_line(r.stdout, "[ui] f ran 2, left 2", all)
+    end)
+  end)
+
+  describe("ending", function()
+    it("exits 0 when the host closes its channel on mh.app.quit", function()
+      -- sh runs the renderer and reports its exit status on its own stdout.
+      local r = ok_app({
+        ["main.lua"] = [[
+          local mh = require("mainhost")
+          mh.ipcMain.on("ready", function() mh.app.quit() end)
+        ]],
+        ["ui.lua"] = UI_HEAD .. [[
+          -- Keeps the loop alive: only the channel's end can stop this renderer.
+          require("luv").new_timer():start(3600000, 0, function() end)
+          ipc.send("ready")
+        ]],
+      }, { { name = "ui", command = { "sh", "-c", '"$0" --renderer ui.lua; echo "renderer exit $?"', t.bin } } })
+      assert_line(r.stdout, "[ui] renderer exit 0", r.stdout .. r.stderr)
+      assert.not_matches("SIGTERM", r.stderr, 1, true)
+      assert.not_matches("SIGKILL", r.stderr, 1, true)
+    end)
+
+    it("exits on its own when its host is killed with SIGKILL", function()
+      local r = app({
+        ["main.lua"] = [[
+          local mh = require("mainhost")
+          local uv = require("luv")
+          mh.ipcMain.on("ready", function(e, rpid)
+            print("renderer pid " .. rpid)
+            print("host pid " .. uv.os_getpid())
+            uv.kill(uv.os_getpid(), "sigkill")
+          end)
+        ]],
+        ["ui.lua"] = UI_HEAD .. [[
+          local uv = require("luv")
+          -- Keeps the loop alive: only the host's death can stop this renderer.
+          uv.new_timer():start(3600000, 0, function() end)
+          ipc.send("ready", uv.os_getpid())
+        ]],
+      })
+      local all = r.stdout .. r.stderr
+      local rpid = tonumber(r.stdout:match("renderer pid (%d+)"))
+      assert(rpid, "the renderer did not report its pid:\n" .. all)
+      assert.are.equal(9, r.signal, "the host was not killed by SIGKILL:\n" .. all)
+      assert.are.equal(tostring(r.pid), r.stdout:match("host pid (%d+)"))
+      local ok, err = pcall(t.wait_for, function() return not t.alive(rpid) end, 10000,
+        "renderer " .. rpid .. " to exit after its host was killed")
+      if t.alive(rpid) then uv.kill(rpid, "sigkill") end
+      assert(ok, err)
+    end)
+
+    it("reports an error in a listener on stderr with the renderer's name, file and line, and goes on", function()
+      local r = ok_app({ ["ui.lua"] = UI_HEAD .. [[
+ipc.on("boom", function()
+  error("kaboom")
+end)
+ipc.on("after", function()
+  print("still running")
+  ipc.send("done")
+end)
+ipc.send("echo", "boom")
+ipc.send("echo", "after")
+]] })
+      local all = r.stdout .. r.stderr
+      -- UI_HEAD is line 1, so error("kaboom") is on line 3.
+      local found
+      for _, l in ipairs(t.lines(r.stderr)) do
+        if l:match("^%[ui%] .*ui%.lua:3: kaboom") then found = true end
+      end
+      assert(found, "no '[ui] ... ui.lua:3: kaboom' line on stderr:\n" .. all)
+      assert.not_matches("kaboom", r.stdout, 1, true)
+      assert_line(r.stdout, "[ui] still running", all)
+      assert_line(r.stdout, "main: got done", all)
+    end)
+
+    it("exits 1 on an error at the script's top level, and the host goes on", function()
+      -- sh runs the failing renderer, reports its status, then runs a good
+      -- renderer on the same channel: main hears from it after the failure.
+      local r = ok_app({
+        ["bad.lua"] = 'error("top-level boom")\n',
+        ["after.lua"] = UI_HEAD .. 'ipc.send("done")\n',
+      }, { { name = "ui", command = { "sh", "-c",
+        '"$0" --renderer bad.lua; echo "bad exit $?"; exec "$0" --renderer after.lua', t.bin } } })
+      local all = r.stdout .. r.stderr
+      assert_line(r.stdout, "[ui] bad exit 1", all)
+      assert.matches("%[ui%] [^\n]*bad%.lua:1: top%-level boom", r.stderr)
+      assert_line(r.stdout, "main: got done", all)
+    end)
+
+    it("exits with a failure status naming the file and line when the script does not compile, and the host goes on",
+      function()
+      local r = ok_app({
+        ["bad.lua"] = "local x = = 1\n",
+        ["after.lua"] = UI_HEAD .. 'ipc.send("done")\n',
+      }, { { name = "ui", command = { "sh", "-c",
+        '"$0" --renderer bad.lua; echo "bad exit $?"; exec "$0" --renderer after.lua', t.bin } } })
+      local all = r.stdout .. r.stderr
+      local status = tonumber(r.stdout:match("%[ui%] bad exit (%d+)\n"))
+      assert(status and status ~= 0, "the renderer did not fail:\n" .. all)
+      assert.matches("%[ui%] [^\n]*bad%.lua:1:", r.stderr)
+      assert_line(r.stdout, "main: got done", all)
+    end)
+  end)
+end)
