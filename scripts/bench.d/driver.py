@@ -634,8 +634,17 @@ def machine(args):
         "lua": lua,
         "libuv": _cmd(["pkg-config", "--modversion", "libuv"]),
         "mainhost": _cmd([args.mainhost, "--version"]),
-        "gcc": (_cmd(["gcc", "-dumpfullversion"])),
+        "gcc": _cmd(["gcc", "-dumpfullversion"]),
+        "commit": _cmd(["git", "-C", ROOT, "describe", "--always", "--dirty"]),
+        "loadavg_start": _loadavg(),
     }
+
+
+def _loadavg():
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None
 
 
 # ---- main ------------------------------------------------------------------------------
@@ -682,6 +691,8 @@ def main():
         info["cpu"], info["nproc"], info["kernel"]), flush=True)
     for k, why in notes.items():
         print("  %s: %s" % (labels[k], why), flush=True)
+    if (info["loadavg_start"] or 0) > 0.5:
+        print("  note: the machine is busy (load average %.2f): figures will be noisy" % info["loadavg_start"], flush=True)
 
     results = {w: {k: [] for k in keys} for w, _ in plan}
     started = time.monotonic()
@@ -732,6 +743,7 @@ def main():
         "targets": targets,
         "runs": results,
         "elapsed_s": time.monotonic() - started,
+        "loadavg_end": _loadavg(),
     }
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json, "w") as f:
