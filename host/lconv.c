@@ -266,6 +266,37 @@ int mh_lconv_decode_value(lua_State *L, const char *s, size_t n, mh_buf_t *scrat
   return decode(L, NULL, 1, s, n, scratch, max_depth, err, errlen);
 }
 
+static const char *kind_name(int k) {
+  switch (k) {
+    case MH_K_HELLO: return "hello";
+    case MH_K_MSG: return "msg";
+    case MH_K_RESULT: return "result";
+    case MH_K_SEND: return "send";
+    case MH_K_SYNC: return "sync";
+    case MH_K_INVOKE: return "invoke";
+    default: return "unknown";
+  }
+}
+
+int mh_lconv_push_envelope(lua_State *L, const char *line, size_t n, mh_buf_t *scratch,
+                           int max_depth, char *err, size_t errlen) {
+  mh_msg_t m;
+  err[0] = 0;
+  if (mh_lconv_decode_msg(L, line, n, scratch, max_depth, &m, err, errlen) != 0) return -1;
+  if (m.kind == MH_K_IGNORED) {
+    lua_pop(L, 2 + m.nargs);
+    return -1;
+  }
+  luaL_checkstack(L, 4, "decoding a message");
+  lua_pushstring(L, kind_name(m.kind));
+  if (m.has_id) lua_pushinteger(L, m.id);
+  else lua_pushnil(L);
+  if (m.has_frame) lua_pushinteger(L, m.frame);
+  else lua_pushnil(L);
+  lua_rotate(L, lua_gettop(L) - 2 - (2 + m.nargs), 3);
+  return 5 + m.nargs;
+}
+
 /* ---- encoding --------------------------------------------------------------- */
 
 typedef struct enc {

@@ -43,6 +43,15 @@ int mh_lconv_decode_msg(lua_State *L, const char *line, size_t n,
                         mh_buf_t *scratch, int max_depth, mh_msg_t *m,
                         char *err, size_t errlen);
 
+/* Decodes a message line and pushes kind (a string: "hello", "msg",
+ * "result", "send", "sync", "invoke"), id (or nil), frame (or nil), ch (or
+ * nil), error (or nil), args... Returns how many values it pushed, or -1
+ * with nothing pushed (err says why; empty for a Node internal message).
+ * [-0, +(5+nargs)|0, m] */
+int mh_lconv_push_envelope(lua_State *L, const char *line, size_t n,
+                           mh_buf_t *scratch, int max_depth, char *err,
+                           size_t errlen);
+
 /* Decodes one JSON text into a single Lua value. [-0, +1|0, m] */
 int mh_lconv_decode_value(lua_State *L, const char *s, size_t n,
                           mh_buf_t *scratch, int max_depth, char *err,

@@ -1401,6 +1401,10 @@ void mh_lipc_open(lua_State *L) {
   mh_lstate_pcall(L, 0, 0, "cannot set up the mainhost module");
 }
 
+void mh_lipc_test_reset(lua_State *L) {
+  mh_emitter_clear(ipc_main, release_ref, L);
+}
+
 void mh_lipc_close(lua_State *L) {
   for (size_t i = 0; i < H.nids; i++) {
     mh_renderer_t *r = H.byid[i];

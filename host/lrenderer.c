@@ -30,40 +30,13 @@ static char MAIN_TOKEN;
 static int max_depth = 200;
 #define RENDERER_HIGH_WATER (1u << 20)
 
-static const char *kind_name(int k) {
-  switch (k) {
-    case MH_K_HELLO: return "hello";
-    case MH_K_MSG: return "msg";
-    case MH_K_RESULT: return "result";
-    case MH_K_SEND: return "send";
-    case MH_K_SYNC: return "sync";
-    case MH_K_INVOKE: return "invoke";
-    default: return "unknown";
-  }
-}
-
-/* Decodes a line and pushes dispatch(kind, id, frame, ch, err, args...)
- * arguments after the function already on the stack. Returns the count of
- * arguments, or -1 (nothing pushed) for a line that is not a message. */
+/* Pushes kind, id, frame, ch, err, args... for a line; the count, or -1
+ * (nothing pushed) for a line that is not a message. */
 static int push_message(lua_State *L, const char *line, size_t n) {
-  mh_msg_t m;
   char err[256];
-  if (mh_lconv_decode_msg(L, line, n, &scratch, max_depth, &m, err, sizeof err) != 0) {
-    fprintf(stderr, "mainhost renderer: ignored a message from the host: %s\n", err);
-    return -1;
-  }
-  if (m.kind == MH_K_IGNORED) {
-    lua_pop(L, 2 + m.nargs);
-    return -1;
-  }
-  lua_pushstring(L, kind_name(m.kind));
-  if (m.has_id) lua_pushinteger(L, m.id);
-  else lua_pushnil(L);
-  if (m.has_frame) lua_pushinteger(L, m.frame);
-  else lua_pushnil(L);
-  int first = lua_gettop(L) - 2 - (2 + m.nargs);
-  lua_rotate(L, first, 3);
-  return 5 + m.nargs;
+  int nargs = mh_lconv_push_envelope(L, line, n, &scratch, max_depth, err, sizeof err);
+  if (nargs < 0 && err[0]) fprintf(stderr, "mainhost renderer: ignored a message from the host: %s\n", err);
+  return nargs;
 }
 
 /* Decoding and dispatch run in one protected call: a message too large

@@ -11,6 +11,8 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <lauxlib.h>
+
 #include "lstate.h"
 #include "mh_build.h"
 #include "mh_config.h"
@@ -46,27 +48,50 @@ static int exec_shim(int argc, char **argv) {
   return errno == EACCES ? 126 : 127;
 }
 
+int mh_ltest_open(lua_State *L);
+
+/* `mainhost test [BUSTED ARGS]`: busted (Debian's lua-busted) runs inside
+ * this binary, on a host with no app, with our modules first on the path:
+ * specs get require("mainhost") for real and mainhost.test's in-process
+ * renderers, and MAINHOST_BIN names this binary for real-process specs. */
 static int run_tests(int argc, char **argv) {
-  /* busted runs under this machine's Lua 5.4 with our modules first on the
-   * path; specs require("mainhost.test") to drive real hosts. */
-  const char *dir = mh_lstate_luadir();
-  const char *old = getenv("LUA_PATH_5_4");
-  if (!old) old = getenv("LUA_PATH");
-  size_t n = strlen(dir) * 2 + (old ? strlen(old) : 0) + 64;
-  char *path = malloc(n);
-  if (!path) return 1;
-  snprintf(path, n, "%s/?.lua;%s/?/init.lua;%s", dir, dir, old ? old : ";");
-  setenv("LUA_PATH_5_4", path, 1);
-  free(path);
   setenv("MAINHOST_BIN", mh_lstate_exe(), 1);
-  char **args = calloc((size_t)argc + 2, sizeof *args);
-  if (!args) return 1;
-  args[0] = "lua5.4";
-  args[1] = "/usr/bin/busted";
-  for (int i = 2; i < argc; i++) args[i] = argv[i];
-  execvp("lua5.4", args);
-  perror("mainhost test: cannot run lua5.4 /usr/bin/busted (is lua-busted installed?)");
-  return 2;
+  static mh_renderer_conf_t none[1];
+  mh_config_t cfg;
+  memset(&cfg, 0, sizeof cfg);
+  char cwd[4096];
+  if (!getcwd(cwd, sizeof cwd)) snprintf(cwd, sizeof cwd, ".");
+  cfg.dir = cwd;
+  cfg.renderers = none;
+  cfg.limits.max_message_bytes = MH_DEFAULT_MAX_MESSAGE_BYTES;
+  cfg.limits.max_depth = MH_DEFAULT_MAX_DEPTH;
+  cfg.limits.max_queued_bytes = MH_DEFAULT_MAX_QUEUED_BYTES;
+  cfg.limits.max_pending_invokes = MH_DEFAULT_MAX_PENDING_INVOKES;
+  cfg.limits.max_pending_sync = MH_DEFAULT_MAX_PENDING_SYNC;
+  cfg.limits.quit_timeout_ms = MH_DEFAULT_QUIT_TIMEOUT_MS;
+  lua_State *L = mh_host_test_open(&cfg);
+  if (!L) return 1;
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushcfunction(L, mh_ltest_open);
+  lua_setfield(L, -2, "mainhost.testhost");
+  lua_pop(L, 1);
+  /* arg as /usr/bin/busted would see it. */
+  lua_createtable(L, argc, 1);
+  lua_pushstring(L, "/usr/bin/busted");
+  lua_rawseti(L, -2, 0);
+  for (int i = 2; i < argc; i++) {
+    lua_pushstring(L, argv[i]);
+    lua_rawseti(L, -2, i - 1);
+  }
+  lua_setglobal(L, "arg");
+  static const char boot[] = "require('busted.runner')({ standalone = false })";
+  if (luaL_loadbuffer(L, boot, sizeof boot - 1, "=busted") != LUA_OK ||
+      mh_lstate_pcall(L, 0, 0, "busted") != LUA_OK) {
+    fprintf(stderr, "mainhost test: is lua-busted installed (apt-get install lua-busted)?\n");
+    return 1;
+  }
+  fflush(stdout);
+  return 0;
 }
 
 int main(int argc, char **argv) {

@@ -277,6 +277,24 @@ mh_emitter_t *mh_emitter_new(void) {
   return calloc(1, sizeof(mh_emitter_t));
 }
 
+void mh_emitter_clear(mh_emitter_t *e, mh_release_fn release, void *ud) {
+  if (!e) return;
+  e->busy++;
+  for (size_t i = 0; i < e->nents; i++) {
+    mh_chan_t *c = &e->ents[i];
+    if (!c->name) continue;
+    if (release) {
+      for (size_t j = 0; j < c->nls; j++) release(ud, c->ls[j].ref);
+      if (c->has_handler) release(ud, c->href);
+    }
+    free(c->name);
+    free(c->ls);
+  }
+  free(e->ents);
+  free(e->idx);
+  memset(e, 0, sizeof *e);
+}
+
 void mh_emitter_free(mh_emitter_t *e, mh_release_fn release, void *ud) {
   if (!e) return;
   e->busy++;

@@ -23,6 +23,10 @@ mh_emitter_t *mh_emitter_new(void);
 /* Releases every listener and handler ref through `release`. */
 void mh_emitter_free(mh_emitter_t *e, mh_release_fn release, void *ud);
 
+/* Removes every listener and handler, releasing their refs; the emitter
+ * stays usable (a test's reset between cases). */
+void mh_emitter_clear(mh_emitter_t *e, mh_release_fn release, void *ud);
+
 /* Appends (or, with prepend, inserts first) a listener. 0, or -1 on out of
  * memory (nothing added; the ref is still the caller's). */
 int mh_emitter_add(mh_emitter_t *e, const char *ch, size_t n, int ref,

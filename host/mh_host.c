@@ -733,7 +733,9 @@ static void shutdown_host(void) {
   mh_buf_free(&H.scratch);
 }
 
-int mh_host_main(mh_config_t *cfg) {
+/* Loop, signals, Lua state and the mainhost module: everything but the
+ * app itself. -1 when Lua cannot start (reported). */
+static int host_setup(mh_config_t *cfg) {
   signal(SIGPIPE, SIG_IGN);
   setvbuf(stdout, NULL, _IOLBF, 0);
   memset(&H, 0, sizeof H);
@@ -747,14 +749,17 @@ int mh_host_main(mh_config_t *cfg) {
   uv_signal_start(&H.sigterm, on_signal, SIGTERM);
   uv_unref((uv_handle_t *)&H.sigint);
   uv_unref((uv_handle_t *)&H.sigterm);
-
   H.L = mh_lstate_open(H.loop);
   if (!H.L) {
     shutdown_host();
-    return 1;
+    return -1;
   }
   mh_lipc_open(H.L);
+  return 0;
+}
 
+int mh_host_main(mh_config_t *cfg) {
+  if (host_setup(cfg) != 0) return 1;
   if (cfg->main) {
     if (mh_lstate_load(H.L, cfg->main) != LUA_OK) {
       mh_lstate_report(H.L, "cannot load the main script", lua_tostring(H.L, -1));
@@ -774,4 +779,51 @@ int mh_host_main(mh_config_t *cfg) {
   int code = H.exit_code;
   shutdown_host();
   return code;
+}
+
+/* ---- test mode: `mainhost test` --------------------------------------------------------- */
+
+lua_State *mh_host_test_open(mh_config_t *cfg) {
+  if (host_setup(cfg) != 0) return NULL;
+  mh_lipc_app_event(H.L, "ready", 0, 0);
+  return H.L;
+}
+
+mh_renderer_t *mh_host_attach(const char *name, int fd) {
+  if (grow_ids() != 0) return NULL;
+  mh_renderer_t *r = calloc(1, sizeof *r);
+  if (!r || !(r->name = strdup(name))) {
+    free(r);
+    return NULL;
+  }
+  r->wc_ref = LUA_NOREF;
+  r->id = (int)++H.nids;
+  H.byid[r->id - 1] = r;
+  H.live++;
+  r->exited = 1;  /* no process: gone as soon as its socket ends */
+  mh_pending_init(&r->pending);
+  r->ipc = mh_emitter_new();
+  uv_timer_init(H.loop, &r->timer);
+  r->timer.data = r;
+  r->open_handles = 1;
+  our_handles++;
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  r->chan.data = r;
+  if (mh_chan_open(&r->chan, &H.chans, fd, H.cfg->limits.max_message_bytes, mh_lipc_on_line,
+                   chan_end) == 0) {
+    r->open_handles++;
+    our_handles++;
+    send_hello(r);
+  } else {
+    close(fd);
+    r->chan_ended = 1;
+  }
+  mh_lipc_renderer_new(H.L, r);
+  if (r->chan_ended) maybe_gone(r);
+  return r;
+}
+
+void mh_host_test_reset(void) {
+  H.quitting = H.exiting = H.stopped = H.signals = 0;
+  H.exit_code = 0;
 }

@@ -104,6 +104,15 @@ void mh_host_request_quit(int code);
 /* app.exit(): renderers are killed, no events, exit with code. */
 void mh_host_exit(int code);
 
+/* Test mode (`mainhost test`): the host without an app, ready at once;
+ * specs attach in-process renderers to it. NULL when Lua cannot start. */
+lua_State *mh_host_test_open(mh_config_t *cfg);
+/* A renderer with no process whose socket end is fd (the other end is the
+ * test's); gone when that end closes. NULL when out of memory. */
+mh_renderer_t *mh_host_attach(const char *name, int fd);
+/* Forgets a finished quit so the next case starts clean. */
+void mh_host_test_reset(void);
+
 /* lipcmain.c: the Lua side, called by the host. */
 void mh_lipc_open(lua_State *L);                 /* registers "mainhost.host" */
 void mh_lipc_renderer_new(lua_State *L, mh_renderer_t *r);
@@ -117,6 +126,8 @@ int mh_lipc_app_event(lua_State *L, const char *name, int with_code, int code);
 /* 1 when the app has listeners for name. */
 int mh_lipc_app_has_listeners(lua_State *L, const char *name);
 void mh_lipc_close(lua_State *L);
+/* Removes every ipcMain listener and handler (a test's reset). */
+void mh_lipc_test_reset(lua_State *L);
 /* Runs the main chunk on top of the stack in the runner. [-1, +0, -] */
 void mh_lipc_run_main(lua_State *L);
 

@@ -190,6 +190,176 @@ function M.lines(s)
   return t
 end
 
+-- ---- in-process mode (under `mainhost test`) -------------------------------------
+
+local testhost_mod
+local function testhost()
+  if not testhost_mod then
+    local ok, th = pcall(require, "mainhost.testhost")
+    if not ok then
+      error("in-process renderers need the specs to run under `mainhost test` (busted inside the host)", 3)
+    end
+    testhost_mod = th
+  end
+  return testhost_mod
+end
+
+local fakes = {}
+
+local Renderer = {}
+Renderer.__index = Renderer
+
+local function encode_args(...)
+  local json = require("mainhost").json
+  local parts = {}
+  for i = 1, select("#", ...) do
+    local v = select(i, ...)
+    local ok, text = pcall(json.encode, v)
+    if not ok then error(("argument %d: %s"):format(i + 1, tostring(text):gsub("^value:? ?", "")), 4) end
+    parts[i] = text
+  end
+  return table.concat(parts, ",")
+end
+
+local function line(kind, ch, id, ...)
+  local json = require("mainhost").json
+  return ('{"k":"%s","ch":%s%s,"args":[%s]}\n'):format(kind, json.encode(ch),
+    id and (',"id":' .. id) or "", encode_args(...))
+end
+
+-- Reads what the host wrote: results by id, messages in order.
+function Renderer:_drain()
+  local th = testhost()
+  for _, l in ipairs(self._fake:lines()) do
+    local res = table.pack(th.decode(l))
+    local kind = res[1]
+    if kind == "result" then
+      self._results[res[2]] = res
+    elseif kind == "msg" then
+      local args = table.pack(table.unpack(res, 6, res.n))
+      self.messages[#self.messages + 1] = { channel = res[4], args = args, frame = res[3] or 1 }
+    end
+  end
+end
+
+function Renderer:_await(id, what)
+  local th = testhost()
+  local deadline = uv.now() + (self.timeout or 10000)
+  while true do
+    self:_drain()
+    local res = self._results[id]
+    if res then
+      self._results[id] = nil
+      return res
+    end
+    if uv.now() > deadline then error("timed out waiting for the reply to " .. what, 3) end
+    th.step(10)
+    uv.update_time()
+  end
+end
+
+--- Sends like ipcRenderer.send and returns once the host has handled it.
+function Renderer:send(ch, ...)
+  self._fake:write(line("send", ch, nil, ...))
+  testhost().settle(self._fake)
+  self:_drain()
+end
+
+--- Like ipcRenderer.invoke: the handler's return values, or an error
+--- "Error invoking remote method 'ch': ...".
+function Renderer:invoke(ch, ...)
+  self._next = self._next + 1
+  local id = self._next
+  self._fake:write(line("invoke", ch, id, ...))
+  local res = self:_await(id, ("invoke('%s')"):format(ch))
+  if res[5] ~= nil then error(("Error invoking remote method '%s': %s"):format(ch, res[5]), 2) end
+  return table.unpack(res, 6, res.n)
+end
+
+--- Like ipcRenderer.sendSync: the value main set as event.returnValue.
+function Renderer:sendSync(ch, ...)
+  self._next = self._next + 1
+  local id = self._next
+  self._fake:write(line("sync", ch, id, ...))
+  local res = self:_await(id, ("sendSync('%s')"):format(ch))
+  if res[5] ~= nil then error(("Error in sendSync for '%s': %s"):format(ch, res[5]), 2) end
+  return res[6]
+end
+
+--- Messages main sent to this renderer so far ({channel, args, frame}),
+--- all of them or those on one channel. Turns the loop once first.
+function Renderer:received(ch)
+  testhost().step(0)
+  self:_drain()
+  if not ch then return self.messages end
+  local out = {}
+  for _, m in ipairs(self.messages) do
+    if m.channel == ch then out[#out + 1] = m end
+  end
+  return out
+end
+
+--- Closes the renderer's end: main sees it gone (render-process-gone).
+function Renderer:close()
+  if self._fake then
+    self._fake:close()
+    testhost().step(0)
+    testhost().step(0)
+  end
+end
+
+--- An in-process renderer attached to this test host: main sees a
+--- webContents (r.webContents) and every message goes through the real
+--- codec and dispatch. Needs `mainhost test`.
+---@param opts? { name?: string }
+function M.renderer(opts)
+  opts = opts or {}
+  local fake, wc = testhost().attach(opts.name or "test")
+  local r = setmetatable({ _fake = fake, _next = 0, _results = {}, messages = {},
+    webContents = wc, id = wc.id, timeout = opts.timeout }, Renderer)
+  fakes[#fakes + 1] = r
+  testhost().settle(fake)
+  r:_drain()
+  return r
+end
+
+--- Runs a main script in this test host, its top level in a coroutine as
+--- `mainhost APP` runs it; an error in it is raised here.
+function M.load(path)
+  testhost()
+  local chunk, err = loadfile(path, "t")
+  if not chunk then error(err, 2) end
+  local co = coroutine.create(chunk)
+  local ok, e = coroutine.resume(co)
+  if not ok then error(debug.traceback(co, tostring(e)), 2) end
+end
+
+--- Turns the host's loop until pred() is true (timers, waiting handlers).
+function M.pump(pred, timeout, msg)
+  local th = testhost()
+  local deadline = uv.now() + (timeout or 10000)
+  while not pred() do
+    if uv.now() > deadline then error("timed out waiting: " .. (msg or "condition"), 2) end
+    th.step(10)
+    uv.update_time()
+  end
+end
+
+--- Whether main asked to quit, and with which code.
+function M.quit_state()
+  return testhost().quit_state()
+end
+
+--- Between cases: closes the in-process renderers, removes every ipcMain
+--- listener and handler and every app listener, forgets a quit.
+function M.reset()
+  for _, r in ipairs(fakes) do r:close() end
+  fakes = {}
+  local mh = require("mainhost")
+  mh.app.removeAllListeners()
+  testhost().reset()
+end
+
 --- True if process pid exists (and is not a zombie).
 function M.alive(pid)
   local f = io.open("/proc/" .. pid .. "/stat", "r")
