@@ -35,6 +35,7 @@ typedef struct dec {
 
 #define DEC_STOP(d, ...) (snprintf(dec_err, sizeof dec_err, __VA_ARGS__), 1)
 static _Thread_local char dec_err[128];
+static _Thread_local char bad_kind[40];
 
 static int kind_of(const char *s, size_t n) {
 #define K(lit, k) if (n == sizeof lit - 1 && memcmp(s, lit, n) == 0) return k
@@ -91,8 +92,13 @@ static int dec_scalar(void *ud, const mh_json_value_t *v, size_t index, int dept
   switch (d->field) {
     case F_K:
       if (v->type != MH_JSON_STRING) return DEC_STOP(d, "field \"k\" must be a string");
+      /* An unknown kind is judged at the end: a Node internal message
+       * ({"cmd": "NODE_..."}) is ignored whatever else it holds. */
       if (m->kind != MH_K_IGNORED) m->kind = kind_of(v->s, v->n);
-      if (m->kind == MH_K_UNKNOWN) return DEC_STOP(d, "unknown message kind \"%.*s\"", (int)(v->n > 32 ? 32 : v->n), v->s);
+      if (m->kind == MH_K_UNKNOWN) {
+        snprintf(bad_kind, sizeof bad_kind, "%.*s", (int)(v->n > 32 ? 32 : v->n), v->s);
+        m->has_bad_kind = 1;
+      }
       break;
     case F_CH:
     case F_ERROR:
@@ -254,7 +260,8 @@ int mh_lconv_decode_msg(lua_State *L, const char *line, size_t n, mh_buf_t *scra
   if (decode(L, m, 3, line, n, scratch, max_depth, err, errlen) != 0) return -1;
   if (m->kind == MH_K_UNKNOWN) {
     lua_settop(L, base);
-    snprintf(err, errlen, "message has no \"k\" field");
+    if (m->has_bad_kind) snprintf(err, errlen, "unknown message kind \"%s\"", bad_kind);
+    else snprintf(err, errlen, "message has no \"k\" field");
     return -1;
   }
   return 0;

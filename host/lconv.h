@@ -23,7 +23,7 @@ enum {
 /* The envelope of one decoded message; its values are on the Lua stack. */
 typedef struct mh_msg {
   int kind;
-  int has_id, has_frame, has_args;
+  int has_id, has_frame, has_args, has_bad_kind;
   int64_t id;
   int64_t frame;
   int64_t version;  /* hello's "v" */

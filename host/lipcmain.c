@@ -23,6 +23,7 @@
 #define INVOKE_EVENT_MT "mainhost.IpcMainInvokeEvent"
 #define REQ_MT "mainhost.Request"
 #define EMITTER_MT "mainhost.IpcMain"
+#define EMITTER_BOX_MT "mainhost.EmitterBox"
 
 static mh_emitter_t *ipc_main;
 static int ipc_main_ref = LUA_NOREF;  /* the ipcMain table */
@@ -40,6 +41,9 @@ typedef struct mh_request {
 } mh_request_t;
 
 static int max_depth(void) { return H.cfg ? H.cfg->limits.max_depth : MH_DEFAULT_MAX_DEPTH; }
+/* Values we send sit two levels down (the message object, its args array),
+ * so a receiver with the same limit can read what we write. */
+static int send_depth(void) { return max_depth() - 2; }
 
 static int emitter_mixin_ref = LUA_NOREF;  /* mainhost.emitter.mixin */
 static int emitter_event_ref = LUA_NOREF;  /* mainhost.emitter.event */
@@ -86,7 +90,7 @@ static int write_msg(lua_State *L, mh_renderer_t *r, const char *ch, size_t chn,
     bad = mh_buf_put(b, ",\"frame\":", 9) || mh_wire_put_integer(b, frame);
   }
   bad = bad || mh_buf_put(b, ",\"args\":[", 9);
-  if (!bad && mh_lconv_encode_args(L, first, last, argbase, "argument", b, max_depth(), err,
+  if (!bad && mh_lconv_encode_args(L, first, last, argbase, "argument", b, send_depth(), err,
                                    sizeof err) != 0) {
     b->len = mark;
     return luaL_error(L, "%s", err);
@@ -124,7 +128,7 @@ static void reply_values(lua_State *L, mh_renderer_t *r, int64_t id, const char 
   char err[400];
   reply_head(b, id);
   mh_buf_put(b, ",\"args\":[", 9);
-  if (mh_lconv_encode_args(L, first, last, 1, "return value", b, max_depth(), err, sizeof err) != 0) {
+  if (mh_lconv_encode_args(L, first, last, 1, "return value", b, send_depth(), err, sizeof err) != 0) {
     b->len = mark;
     fprintf(stderr, "mainhost: Error occurred in handler for '%s': %s\n", ch, err);
     char text[420];
@@ -378,7 +382,7 @@ static int sync_event_newindex(lua_State *L) {
   char err[400];
   reply_head(b, q->id);
   mh_buf_put(b, ",\"args\":[", 9);
-  if (mh_lconv_encode_args(L, 3, 3, 1, "returnValue", b, max_depth(), err, sizeof err) != 0) {
+  if (mh_lconv_encode_args(L, 3, 3, 1, "returnValue", b, send_depth(), err, sizeof err) != 0) {
     b->len = mark;
     if (mh_pending_add(&r->pending, q->id, MH_REQ_SYNC) == 0) r->pending_sync++;
     return luaL_error(L, "%s", err);
@@ -406,7 +410,8 @@ static void push_event(lua_State *L, mh_renderer_t *r, int64_t frame, const char
  * work: a first argument that is the table itself is dropped. */
 static mh_emitter_t *self_emitter(lua_State *L) {
   if (lua_rawequal(L, 1, lua_upvalueindex(1))) lua_remove(L, 1);
-  return lua_touserdata(L, lua_upvalueindex(2));
+  mh_emitter_t **box = lua_touserdata(L, lua_upvalueindex(2));
+  return *box;
 }
 
 static size_t emit(lua_State *L, mh_emitter_t *e, const char *ch, size_t chn, int ch_idx,
@@ -581,15 +586,33 @@ static const luaL_Reg emitter_methods[] = {
     {NULL, NULL}};
 
 /* Pushes a new emitter table with the methods bound to e. */
-static void push_emitter(lua_State *L, mh_emitter_t *e, const char *mt) {
+/* The emitter belongs to a userdata shared by the method closures: it
+ * lives as long as any of them can still be called, so methods of a
+ * webContents that is gone are safe (they find an empty emitter). */
+static int box_gc(lua_State *L) {
+  mh_emitter_t **box = lua_touserdata(L, 1);
+  if (*box) mh_emitter_free(*box, release_ref, L);
+  *box = NULL;
+  return 0;
+}
+
+/* Pushes a new emitter table with the methods bound to a new emitter, and
+ * returns the emitter (owned by the table's methods). */
+static mh_emitter_t *push_emitter(lua_State *L, const char *mt) {
+  mh_emitter_t **box = lua_newuserdatauv(L, sizeof *box, 0);
+  *box = NULL;
+  luaL_setmetatable(L, EMITTER_BOX_MT);
+  if (!(*box = mh_emitter_new())) luaL_error(L, "out of memory");
   lua_newtable(L);
   for (const luaL_Reg *f = emitter_methods; f->name; f++) {
     lua_pushvalue(L, -1);
-    lua_pushlightuserdata(L, e);
+    lua_pushvalue(L, -3);
     lua_pushcclosure(L, f->func, 2);
     lua_setfield(L, -2, f->name);
   }
   luaL_setmetatable(L, mt);
+  lua_remove(L, -2);
+  return *box;
 }
 
 /* ---- dispatch ------------------------------------------------------------------------------ */
@@ -619,6 +642,7 @@ static void retire_once(lua_State *L, mh_emitter_t *e, const char *ch, size_t ch
 static size_t emit(lua_State *L, mh_emitter_t *e, const char *ch, size_t chn, int ch_idx,
                    int ev_idx, int first, int nargs) {
   size_t n;
+  if (!e) return 0;
   const mh_listener_t *ls = mh_emitter_listeners(e, ch, chn, &n);
   if (n == 0) return 0;
   if (!lua_checkstack(L, (int)n + nargs + 8)) luaL_error(L, "too many listeners or arguments for the Lua stack");
@@ -723,6 +747,18 @@ static int l_on_line(lua_State *L) {
   size_t chn = 0;
   const char *ch = lua_tolstring(L, ch_idx, &chn);
   int64_t frame = m.has_frame ? m.frame : 1;
+  if (!lua_checkstack(L, m.nargs + 64)) {
+    /* Each listener gets its own copy of the arguments: no room for one. */
+    snprintf(err, sizeof err, "too many arguments (%d) in one message", m.nargs);
+    refuse(r, err);
+    if ((m.kind == MH_K_INVOKE || m.kind == MH_K_SYNC) && m.has_id) {
+      lua_settop(L, top);
+      lua_pushfstring(L, "Error: %s", err);
+      reply_error(r, m.id, lua_tostring(L, -1), lua_rawlen(L, -1));
+    }
+    lua_settop(L, top);
+    return 0;
+  }
   if (!r->loaded && m.kind != MH_K_IGNORED) {
     /* did-finish-load: the renderer's runtime said hello (or, for one with
      * no library, its first message came). */
@@ -798,7 +834,7 @@ static int l_on_line(lua_State *L) {
         push_request(L, r, m.id, MH_REQ_SYNC, ch_idx);
         lua_rawsetp(L, ev, &TOKEN_KEY);
         int wl = wc_listeners(L, r, "ipc-message-sync");
-        if (wl + mh_emitter_count(r->ipc, ch, chn) + mh_emitter_count(ipc_main, ch, chn) == 0) {
+        if (wl + (r->ipc ? mh_emitter_count(r->ipc, ch, chn) : 0) + mh_emitter_count(ipc_main, ch, chn) == 0) {
           /* Electron warns and leaves the renderer blocked; we warn and
            * answer, so a typo in a channel name never hangs a renderer. */
           fprintf(stderr, "mainhost: WebContents #%d called ipcRenderer.sendSync() with '%s' "
@@ -812,15 +848,19 @@ static int l_on_line(lua_State *L) {
           const char *text = lua_tolstring(L, -1, &tn);
           reply_error(r, m.id, text, tn);
         } else {
+          lua_rawgetp(L, ev, &TOKEN_KEY);
+          mh_request_t *q = lua_touserdata(L, -1);
+          lua_pop(L, 1);  /* the event keeps it */
           if (wl) wc_emit_ipc(L, r, "ipc-message-sync", ev, ch_idx, first, m.nargs);
           emit(L, r->ipc, ch, chn, ch_idx, ev, first, m.nargs);
           emit(L, ipc_main, ch, chn, ch_idx, ev, first, m.nargs);
+          if (!q->done) mh_host_watch_pending();
         }
       } else {
         /* Electron 17+: the webContents scope first, then ipcMain. */
         int ref, once;
         mh_emitter_t *scope = r->ipc;
-        if (!mh_emitter_get_handler(scope, ch, chn, &ref, &once)) {
+        if (!scope || !mh_emitter_get_handler(scope, ch, chn, &ref, &once)) {
           scope = ipc_main;
         }
         if (!mh_emitter_get_handler(scope, ch, chn, &ref, &once)) {
@@ -838,10 +878,13 @@ static int l_on_line(lua_State *L) {
           int old;
           if (mh_emitter_remove_handler(scope, ch, chn, &old)) mh_unref(L, old);
         }
-        push_request(L, r, m.id, MH_REQ_INVOKE, ch_idx);
+        mh_request_t *q = push_request(L, r, m.id, MH_REQ_INVOKE, ch_idx);
+        lua_pushvalue(L, -1);  /* a copy below fn keeps q alive across the run */
+        lua_rotate(L, -3, 1);
         push_event(L, r, frame, INVOKE_EVENT_MT);
         for (int a = 0; a < m.nargs; a++) lua_pushvalue(L, first + a);
         mh_lstate_run(L, 2 + m.nargs);
+        if (!q->done) mh_host_watch_pending();
       }
       break;
     }
@@ -997,7 +1040,7 @@ static int l_renderer_new(lua_State *L) {
     lua_pushcclosure(L, f->func, 2);
     lua_setfield(L, wc, f->name);
   }
-  push_emitter(L, r->ipc, EMITTER_MT);
+  r->ipc = push_emitter(L, EMITTER_MT);
   lua_setfield(L, wc, "ipc");
   luaL_setmetatable(L, WC_MT);
   lua_rawgeti(L, LUA_REGISTRYINDEX, emitter_mixin_ref);
@@ -1065,7 +1108,8 @@ void mh_lipc_renderer_gone(lua_State *L, mh_renderer_t *r, mh_gone_reason_t why,
   mh_unref(L, r->wc_ref);
   r->wc_ref = LUA_NOREF;
   if (r->ipc) {
-    mh_emitter_free(r->ipc, release_ref, L);
+    /* The emitter itself stays with its Lua methods; its listeners go. */
+    mh_emitter_clear(r->ipc, release_ref, L);
     r->ipc = NULL;
   }
 }
@@ -1359,9 +1403,12 @@ static int l_open(lua_State *L) {
 
   luaL_newmetatable(L, EMITTER_MT);
   lua_pop(L, 1);
+  luaL_newmetatable(L, EMITTER_BOX_MT);
+  lua_pushcfunction(L, box_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
 
-  ipc_main = mh_emitter_new();
-  push_emitter(L, ipc_main, EMITTER_MT);
+  ipc_main = push_emitter(L, EMITTER_MT);
   ipc_main_ref = mh_ref(L);
 
   lua_getglobal(L, "require");
@@ -1413,12 +1460,12 @@ void mh_lipc_close(lua_State *L) {
       r->wc_ref = LUA_NOREF;
     }
     if (r && r->ipc) {
-      mh_emitter_free(r->ipc, release_ref, L);
+      mh_emitter_clear(r->ipc, release_ref, L);
       r->ipc = NULL;
     }
   }
   if (ipc_main) {
-    mh_emitter_free(ipc_main, release_ref, L);
+    mh_emitter_clear(ipc_main, release_ref, L);  /* freed with its box */
     ipc_main = NULL;
   }
   mh_unref(L, ipc_main_ref);

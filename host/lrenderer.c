@@ -96,7 +96,7 @@ static int l_send(lua_State *L) {
   if (!bad && !lua_isnil(L, 4) && lua_tointeger(L, 4) != 1)
     bad = mh_buf_put(b, ",\"frame\":", 9) || mh_wire_put_integer(b, (int64_t)luaL_checkinteger(L, 4));
   bad = bad || mh_buf_put(b, ",\"args\":[", 9);
-  if (!bad && mh_lconv_encode_args(L, 5, lua_gettop(L), 2, "argument", b, max_depth, err, sizeof err) != 0) {
+  if (!bad && mh_lconv_encode_args(L, 5, lua_gettop(L), 2, "argument", b, max_depth - 2, err, sizeof err) != 0) {
     b->len = mark;
     /* No position: it would name renderer.lua, not the caller's line. */
     lua_pushstring(L, err);
@@ -230,6 +230,11 @@ static void open_fd(uv_loop_t *loop) {
   chan_open = 1;
 }
 
+/* os.exit() right after a send must not lose it. */
+static void flush_at_exit(void) {
+  if (chan_open && !chan.closing) mh_chan_flush_blocking(&chan);
+}
+
 /* Said once the script has loaded: the host's did-finish-load. */
 static void say_hello(void) {
   if (!chan_open) return;
@@ -277,6 +282,16 @@ int mh_renderer_main(int argc, char **argv) {
   }
   lua_setglobal(L, "arg");
 
+  atexit(flush_at_exit);
+  {
+    /* The script's own directory first on package.path. */
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", argv[2]);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = 0;
+    else snprintf(dir, sizeof dir, ".");
+    mh_lstate_add_path(L, dir);
+  }
   if (mh_lstate_load(L, argv[2]) != LUA_OK) {
     /* 127 before a word to the host: it reports launch-failed. */
     mh_lstate_report(L, "cannot load the renderer script", lua_tostring(L, -1));

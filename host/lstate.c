@@ -114,6 +114,14 @@ static int luv_callback_pcall(lua_State *L, int nargs, int nresult, int flags) {
   return nresult == LUA_MULTRET ? lua_gettop(L) - top : nresult;
 }
 
+void mh_lstate_add_path(lua_State *L, const char *dir) {
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "path");
+  lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s", dir, dir, lua_tostring(L, -1));
+  lua_setfield(L, -3, "path");
+  lua_pop(L, 2);
+}
+
 int mh_lstate_load(lua_State *L, const char *path) {
   return luaL_loadfilex(L, path, "t");
 }

@@ -27,6 +27,10 @@ int mh_lstate_pcall(lua_State *L, int nargs, int nres, const char *context);
  * message with its traceback already attached. */
 void mh_lstate_report(lua_State *L, const char *context, const char *msg);
 
+/* Puts dir's modules first on package.path (a script's own directory, so
+ * its require finds its siblings wherever the host was started). */
+void mh_lstate_add_path(lua_State *L, const char *dir);
+
 /* Loads a script in text mode with chunk name "@path". Pushes the chunk
  * (LUA_OK) or an error message. [-0, +1, m] */
 int mh_lstate_load(lua_State *L, const char *path);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #define READ_CHUNK (64 * 1024)
+#define READ_MAX (256 * 1024)  /* one read's size at most: limits are checked between reads */
 #define READS_PER_WAKE 16
 
 static void on_poll(uv_poll_t *h, int status, int events);
@@ -35,6 +36,7 @@ static ssize_t read_some(mh_chan_t *c) {
   size_t avail;
   char *p = mh_framer_space(&c->in, READ_CHUNK, &avail);
   if (!p) return -ENOMEM;
+  if (avail > READ_MAX) avail = READ_MAX;
   ssize_t n;
   do n = read(c->fd, p, avail);
   while (n < 0 && errno == EINTR);
@@ -88,9 +90,12 @@ static void do_read(mh_chan_t *c) {
       end_stream(c, n == 0 ? 0 : (int)n);
       return;
     }
-    if (mh_framer_pending(&c->in) == 0 || (size_t)n < READ_CHUNK) {
+    /* A line over the limit ends the stream now, not after we have
+     * buffered many times the limit. */
+    int over = c->in.max_line && mh_framer_pending(&c->in) > c->in.max_line;
+    if (over || mh_framer_pending(&c->in) == 0 || (size_t)n < READ_CHUNK) {
       mh_chan_dispatch(c);
-      if ((size_t)n < READ_CHUNK) return;
+      if (over || (size_t)n < READ_CHUNK) return;
     }
   }
   mh_chan_dispatch(c);
@@ -152,6 +157,13 @@ static void on_poll(uv_poll_t *h, int status, int events) {
 
 static void on_prepare(uv_prepare_t *h) {
   mh_chan_group_t *g = h->data;
+  while (g->redispatch) {
+    mh_chan_t *c = g->redispatch;
+    g->redispatch = c->next_redispatch;
+    c->next_redispatch = NULL;
+    c->redispatch = 0;
+    mh_chan_dispatch(c);
+  }
   while (g->dirty) {
     mh_chan_t *c = g->dirty;
     g->dirty = c->next_dirty;
@@ -163,6 +175,7 @@ static void on_prepare(uv_prepare_t *h) {
 
 int mh_chan_group_init(mh_chan_group_t *g, uv_loop_t *loop) {
   g->dirty = NULL;
+  g->redispatch = NULL;
   int rc = uv_prepare_init(loop, &g->prepare);
   if (rc) return rc;
   g->prepare.data = g;
@@ -224,8 +237,28 @@ static int defer_line(mh_chan_t *c, const char *line, size_t n) {
   return 0;
 }
 
+/* After a wait, what it held back (and what came after the reply) is
+ * delivered from the loop: nothing else would wake us for bytes already
+ * read. */
+static void schedule_redispatch(mh_chan_t *c) {
+  if (c->redispatch || c->closing) return;
+  c->redispatch = 1;
+  c->next_redispatch = c->group->redispatch;
+  c->group->redispatch = c;
+}
+
+static int wait_line(mh_chan_t *c, int (*match)(void *ud, const char *l, size_t n),
+                     void (*got)(void *ud, const char *l, size_t n), void *ud);
+
 int mh_chan_wait(mh_chan_t *c, int (*match)(void *ud, const char *l, size_t n),
                  void (*got)(void *ud, const char *l, size_t n), void *ud) {
+  int rc = wait_line(c, match, got, ud);
+  schedule_redispatch(c);
+  return rc;
+}
+
+static int wait_line(mh_chan_t *c, int (*match)(void *ud, const char *l, size_t n),
+                     void (*got)(void *ud, const char *l, size_t n), void *ud) {
   for (;;) {
     if (c->ended) return UV_EOF;
     const char *line;
@@ -275,6 +308,12 @@ void mh_chan_close(mh_chan_t *c, mh_chan_closed_cb on_closed) {
     while (*pp && *pp != c) pp = &(*pp)->next_dirty;
     if (*pp) *pp = c->next_dirty;
     c->dirty = 0;
+  }
+  if (c->redispatch) {
+    mh_chan_t **pp = &c->group->redispatch;
+    while (*pp && *pp != c) pp = &(*pp)->next_redispatch;
+    if (*pp) *pp = c->next_redispatch;
+    c->redispatch = 0;
   }
   uv_close((uv_handle_t *)&c->poll, on_close);
 }

@@ -31,8 +31,9 @@ struct mh_chan {
   mh_buf_t out;            /* bytes queued and not yet written */
   size_t out_pos;          /* how much of out the kernel has taken */
   int events;              /* UV_READABLE / UV_WRITABLE being watched */
-  int dirty, ended, closing, dispatching, write_failed;
+  int dirty, ended, closing, dispatching, write_failed, redispatch;
   mh_chan_t *next_dirty;
+  mh_chan_t *next_redispatch;
   mh_chan_line_cb on_line;
   mh_chan_end_cb on_end;
   mh_chan_closed_cb on_closed;
@@ -44,6 +45,7 @@ struct mh_chan {
 struct mh_chan_group {
   uv_prepare_t prepare;
   mh_chan_t *dirty;
+  mh_chan_t *redispatch;  /* lines held back by a wait, to deliver */
 };
 
 int mh_chan_group_init(mh_chan_group_t *g, uv_loop_t *loop);
@@ -66,7 +68,8 @@ size_t mh_chan_queued(const mh_chan_t *c);
  * libuv error. */
 int mh_chan_flush_blocking(mh_chan_t *c);
 /* Blocks until a line for which match(line) is true arrives; lines before
- * it are deferred and dispatched later in order. The matching line is
+ * it are deferred and dispatched later in order (from the loop's next turn,
+ * even if nothing more arrives). The matching line is
  * passed to got() and consumed. 0, or the status that ended the stream. */
 int mh_chan_wait(mh_chan_t *c, int (*match)(void *ud, const char *l, size_t n),
                  void (*got)(void *ud, const char *l, size_t n), void *ud);

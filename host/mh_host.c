@@ -108,7 +108,6 @@ static void renderer_free(mh_renderer_t *r) {
   mh_buf_free(&r->out.partial);
   mh_buf_free(&r->err.partial);
   mh_pending_close(&r->pending);
-  if (r->ipc) mh_emitter_free(r->ipc, NULL, NULL);  /* refs went with the Lua state */
   if (r->spec) spec_unref(r->spec);
   free(r->launch_error);
   free(r->name);
@@ -194,7 +193,7 @@ static void maybe_gone(mh_renderer_t *r) {
     uv_timer_start(&spec->timer, restart_cb, delay, 0);
   }
   H.live--;
-  if (H.L && !H.exiting) mh_lipc_renderer_gone(H.L, r, why, restart);
+  if (H.L) mh_lipc_renderer_gone(H.L, r, why, restart);  /* no events while exiting */
   H.byid[r->id - 1] = NULL;
   if (!r->timer.loop || !uv_is_closing((uv_handle_t *)&r->timer)) {
     uv_timer_stop(&r->timer);
@@ -208,7 +207,7 @@ static void chan_end(mh_chan_t *c, int status) {
   if (status == MH_CHAN_EOVERSIZE) {
     fprintf(stderr, "mainhost: renderer '%s' (id %d): a message was longer than the limit "
             "(%zu bytes); disconnected\n", r->name, r->id, H.cfg->limits.max_message_bytes);
-  } else if (status == 0 && mh_framer_pending(&c->in) > 0) {
+  } else if ((status == 0 || status == UV_ECONNRESET) && mh_framer_pending(&c->in) > 0) {
     fprintf(stderr, "mainhost: renderer '%s' (id %d): its last message had no newline "
             "before the channel closed; ignored (%zu bytes)\n", r->name, r->id,
             mh_framer_pending(&c->in));
@@ -286,10 +285,12 @@ static void proc_exit(uv_process_t *p, int64_t status, int sig) {
   /* 126/127 before a word: the shell's and our exec shim's "could not
    * run it" (the shim has said why on stderr). */
   if (!sig && (status == 126 || status == 127) && !r->said_anything && !r->launch_error) {
-    char msg[256];
-    snprintf(msg, sizeof msg, "exited with status %d before it started (could not run its program)",
-             (int)status);
+    char msg[512];
+    const char *what = r->spec ? (r->spec->conf.script ? r->spec->conf.script : r->spec->conf.command[0]) : r->name;
+    snprintf(msg, sizeof msg, "'%s' could not start (exit status %d before a word; see its stderr above)",
+             what, (int)status);
     r->launch_error = strdup(msg);
+    fprintf(stderr, "mainhost: renderer '%s' (id %d) could not start: %s\n", r->name, r->id, msg);
   }
   if (!r->chan_ended && !r->chan.closing) {
     /* Messages written just before the exit are still in the socket. */
@@ -468,7 +469,6 @@ static void spawn_from_spec(mh_spec_t *spec) {
   H.live++;
   H.ever_spawned = 1;
   mh_pending_init(&r->pending);
-  r->ipc = mh_emitter_new();
   uv_timer_init(H.loop, &r->timer);
   r->timer.data = r;
   r->open_handles = 1;
@@ -484,7 +484,7 @@ static void spawn_from_spec(mh_spec_t *spec) {
   int sv[2] = {-1, -1};
   char err[512];
   err[0] = 0;
-  if (!argv || !env || !r->ipc) {
+  if (!argv || !env) {
     snprintf(err, sizeof err, "out of memory");
     goto failed;
   }
@@ -603,6 +603,31 @@ mh_renderer_t *mh_host_spawn(const mh_renderer_conf_t *conf) {
   return H.nids > before ? H.byid[H.nids - 1] : NULL;
 }
 
+/* ---- dropped requests ------------------------------------------------------------ */
+
+#define GC_FIRST_MS 1000
+#define GC_MAX_MS 30000
+
+static void gc_cb(uv_timer_t *t) {
+  if (!H.L) return;
+  lua_gc(H.L, LUA_GCCOLLECT);  /* request finalizers answer dropped ones */
+  size_t open = 0;
+  for (size_t i = 0; i < H.nids; i++)
+    if (H.byid[i]) open += mh_pending_count(&H.byid[i]->pending);
+  if (open == 0) {
+    H.gc_delay_ms = GC_FIRST_MS;
+    return;
+  }
+  H.gc_delay_ms = H.gc_delay_ms * 2 > GC_MAX_MS ? GC_MAX_MS : H.gc_delay_ms * 2;
+  uv_timer_start(t, gc_cb, H.gc_delay_ms, 0);
+}
+
+void mh_host_watch_pending(void) {
+  if (uv_is_active((uv_handle_t *)&H.gc_timer) || uv_is_closing((uv_handle_t *)&H.gc_timer)) return;
+  if (!H.gc_delay_ms) H.gc_delay_ms = GC_FIRST_MS;
+  uv_timer_start(&H.gc_timer, gc_cb, H.gc_delay_ms, 0);
+}
+
 /* ---- quitting ----------------------------------------------------------------- */
 
 static void close_all(void) {
@@ -714,6 +739,7 @@ static void shutdown_host(void) {
   /* 3. Our own handles. */
   uv_close((uv_handle_t *)&H.sigint, our_closed);
   uv_close((uv_handle_t *)&H.sigterm, our_closed);
+  uv_close((uv_handle_t *)&H.gc_timer, our_closed);
   mh_chan_group_close(&H.chans);
   while (our_handles > 0) uv_run(H.loop, UV_RUN_NOWAIT);
   /* 4. luv's, then drain until the loop can close. */
@@ -744,7 +770,9 @@ static int host_setup(mh_config_t *cfg) {
   mh_chan_group_init(&H.chans, H.loop);
   uv_signal_init(H.loop, &H.sigint);
   uv_signal_init(H.loop, &H.sigterm);
-  our_handles += 2;
+  uv_timer_init(H.loop, &H.gc_timer);
+  uv_unref((uv_handle_t *)&H.gc_timer);
+  our_handles += 3;
   uv_signal_start(&H.sigint, on_signal, SIGINT);
   uv_signal_start(&H.sigterm, on_signal, SIGTERM);
   uv_unref((uv_handle_t *)&H.sigint);
@@ -760,6 +788,7 @@ static int host_setup(mh_config_t *cfg) {
 
 int mh_host_main(mh_config_t *cfg) {
   if (host_setup(cfg) != 0) return 1;
+  mh_lstate_add_path(H.L, cfg->dir);
   if (cfg->main) {
     if (mh_lstate_load(H.L, cfg->main) != LUA_OK) {
       mh_lstate_report(H.L, "cannot load the main script", lua_tostring(H.L, -1));
@@ -802,7 +831,6 @@ mh_renderer_t *mh_host_attach(const char *name, int fd) {
   H.live++;
   r->exited = 1;  /* no process: gone as soon as its socket ends */
   mh_pending_init(&r->pending);
-  r->ipc = mh_emitter_new();
   uv_timer_init(H.loop, &r->timer);
   r->timer.data = r;
   r->open_handles = 1;

@@ -74,6 +74,8 @@ typedef struct mh_host {
   int ever_spawned;
   mh_buf_t scratch;       /* the decoder's string scratch */
   uv_signal_t sigint, sigterm;
+  uv_timer_t gc_timer;    /* collects dropped requests, see mh_host_watch_pending */
+  unsigned gc_delay_ms;
   int quitting;           /* renderers are being closed for a quit */
   int exiting;            /* app.exit: no more events, just go */
   int exit_code, stopped, signals;
@@ -97,6 +99,13 @@ void mh_host_close_renderer(mh_renderer_t *r);
 /* kill(signal) to the renderer's process group; no restart follows when
  * by_user is set and the policy is on-failure... see docs/api.md. */
 int mh_host_kill_renderer(mh_renderer_t *r, int sig);
+
+/* A request is still open after its listeners ran: if its event or
+ * coroutine was dropped, only a collection notices. Collects after a
+ * second (then 2, 4 ... 30 s while requests stay open), so a renderer
+ * blocked on a reply nobody can send gets "reply was never sent" soon
+ * instead of whenever the GC happens to run. */
+void mh_host_watch_pending(void);
 
 /* app.quit(): before-quit (may be cancelled), renderers close, will-quit
  * (may be cancelled), quit, exit with code. */

@@ -18,7 +18,9 @@ local last_tb
 
 local function msgh(e)
   local text = e
-  if type(e) ~= "string" then
+  if type(e) == "number" then
+    text = tostring(e)
+  elseif type(e) ~= "string" then
     local mt = getmetatable(e)
     text = (mt and mt.__tostring) and tostring(e) or ("(error object is a " .. type(e) .. " value)")
   end
@@ -46,25 +48,30 @@ local function accept(key, ...)
   return true
 end
 
-local function body(...)
-  step(...)
+-- Takes jobs through accept() only, so no job's arguments stay on this
+-- frame after the job is done (a dropped event must be collectable).
+local function body()
   local co = running()
-  while npool < POOL_MAX do
+  while true do
+    while not accept(yield(IDLE)) do end
+    if npool >= POOL_MAX then return end
     npool = npool + 1
     pool[npool] = co
-    while not accept(yield(IDLE)) do end
   end
 end
 
 --- Runs fn(...) in a coroutine; token says what it is (see lstate.h).
 function M.run(fn, token, ...)
+  local co
   if npool > 0 then
-    local co = pool[npool]
+    co = pool[npool]
     pool[npool] = nil
     npool = npool - 1
-    return resume(co, KEY, fn, token, ...)
+  else
+    co = create(body)
+    resume(co) -- to its first yield
   end
-  return resume(create(body), fn, token, ...)
+  return resume(co, KEY, fn, token, ...)
 end
 
 function M.set_finisher(f) finish = f end
