@@ -2,6 +2,7 @@
  * objects, invoke replies and the dispatch of every renderer message into
  * Lua. Only bindings live here: framing and processes are mh_host.c's and
  * mh_chan.c's, listener bookkeeping is mh_emitter.c's. */
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1245,8 +1246,16 @@ static int l_create_renderer(lua_State *L) {
   c.restart = luaL_checkoption(L, -1, "never", restarts);
   lua_pop(L, 1);
   lua_getfield(L, 1, "maxRestarts");
-  c.max_restarts = (int)luaL_optinteger(L, -1, MH_DEFAULT_MAX_RESTARTS);
+  lua_Integer mr = luaL_optinteger(L, -1, MH_DEFAULT_MAX_RESTARTS);
+  if (mr < 0 || mr > 1000) return luaL_error(L, "createRenderer: 'maxRestarts' must be 0..1000");
+  c.max_restarts = (int)mr;
   lua_pop(L, 1);
+  /* The same rules as the config file. */
+  for (char **ch = c.channels; ch && *ch; ch++) {
+    const char *star = strchr(*ch, '*');
+    if (!**ch || (star && star[1] != 0))
+      return luaL_error(L, "createRenderer: invalid channel \"%s\" (\"*\" may only end a prefix, as in \"jobs:*\")", *ch);
+  }
   /* name: given, or the script's / program's base name; unique among live
    * renderers (a suffix -2, -3, ... as in the config). */
   const char *name = opt_str(L, 1, "name");
@@ -1258,6 +1267,10 @@ static int l_create_renderer(lua_State *L) {
     if (bl > 4 && !strcmp(base + bl - 4, ".lua")) bl -= 4;
     name = lua_pushlstring(L, base, bl);
   }
+  if (!*name) return luaL_error(L, "createRenderer: 'name' must not be empty");
+  for (const char *p = name; *p; p++)
+    if (!(isalnum((unsigned char)*p) || strchr("_.:-", *p)))
+      return luaL_error(L, "createRenderer: 'name' may hold only letters, digits and _ . : - (got \"%s\")", name);
   const char *unique = name;
   for (int k = 2;; k++) {
     int taken = 0;
