@@ -1259,18 +1259,26 @@ static int l_create_renderer(lua_State *L) {
   /* name: given, or the script's / program's base name; unique among live
    * renderers (a suffix -2, -3, ... as in the config). */
   const char *name = opt_str(L, 1, "name");
-  if (!name) {
+  if (name) {
+    if (!*name) return luaL_error(L, "createRenderer: 'name' must not be empty");
+    for (const char *p = name; *p; p++)
+      if (!(isalnum((unsigned char)*p) || strchr("_.:-", *p)))
+        return luaL_error(L, "createRenderer: 'name' may hold only letters, digits and _ . : - (got \"%s\")", name);
+  } else {
+    /* The script's / program's base name, made a valid name. */
     const char *src = script ? script : c.command[0];
     const char *slash = strrchr(src, '/');
     const char *base = slash ? slash + 1 : src;
     size_t bl = strlen(base);
     if (bl > 4 && !strcmp(base + bl - 4, ".lua")) bl -= 4;
-    name = lua_pushlstring(L, base, bl);
+    luaL_Buffer nb;
+    luaL_buffinit(L, &nb);
+    for (size_t i = 0; i < bl; i++)
+      luaL_addchar(&nb, isalnum((unsigned char)base[i]) || strchr("_.:-", base[i]) ? base[i] : '_');
+    if (bl == 0) luaL_addstring(&nb, "renderer");
+    luaL_pushresult(&nb);
+    name = lua_tostring(L, -1);
   }
-  if (!*name) return luaL_error(L, "createRenderer: 'name' must not be empty");
-  for (const char *p = name; *p; p++)
-    if (!(isalnum((unsigned char)*p) || strchr("_.:-", *p)))
-      return luaL_error(L, "createRenderer: 'name' may hold only letters, digits and _ . : - (got \"%s\")", name);
   const char *unique = name;
   for (int k = 2;; k++) {
     int taken = 0;
