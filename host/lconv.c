@@ -531,3 +531,14 @@ int mh_lconv_l_decode(lua_State *L) {
   }
   return 1;
 }
+
+int mh_lconv_open_json(lua_State *L) {
+  lua_newtable(L);
+  lua_pushcfunction(L, mh_lconv_l_encode);
+  lua_setfield(L, -2, "encode");
+  lua_pushcfunction(L, mh_lconv_l_decode);
+  lua_setfield(L, -2, "decode");
+  mh_lconv_push_null(L);
+  lua_setfield(L, -2, "null");
+  return 1;
+}

@@ -74,5 +74,7 @@ int mh_lconv_encode_value(lua_State *L, int idx, mh_buf_t *b, int max_depth,
 /* Lua functions: mainhost.json.encode / decode (for tests and users). */
 int mh_lconv_l_encode(lua_State *L);
 int mh_lconv_l_decode(lua_State *L);
+/* The module "mainhost.json": { encode, decode, null }. */
+int mh_lconv_open_json(lua_State *L);
 
 #endif

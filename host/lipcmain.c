@@ -3,6 +3,7 @@
  * Lua. Only bindings live here: framing and processes are mh_host.c's and
  * mh_chan.c's, listener bookkeeping is mh_emitter.c's. */
 #include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "mh_build.h"
 #include "mh_emitter.h"
 #include "mh_host.h"
+#include "mh_trace.h"
 
 #define H mh_host
 
@@ -60,6 +62,12 @@ static int take_pending(mh_renderer_t *r, int64_t id) {
 
 static void release_ref(void *ud, int ref) { mh_unref((lua_State *)ud, ref); }
 
+static void trace_out(mh_renderer_t *r, const char *kind, const char *ch, size_t chn, int64_t frame,
+                      int64_t id, size_t bytes, int error) {
+  mh_trace_rec_t t = {"out", r->id, r->name, frame, kind, ch, chn, bytes, id, error};
+  mh_trace_write(&t);
+}
+
 /* ---- writing to a renderer ---------------------------------------------------- */
 
 /* Appends {"k":"msg","ch":...,"frame":F,"args":[...]} with the values at
@@ -100,6 +108,7 @@ static int write_msg(lua_State *L, mh_renderer_t *r, const char *ch, size_t chn,
     b->len = mark;
     return luaL_error(L, "out of memory");
   }
+  if (mh_trace_fp) trace_out(r, "msg", ch, chn, frame, -1, b->len - mark, 0);
   return 0;
 }
 
@@ -113,10 +122,12 @@ static void reply_head(mh_buf_t *b, int64_t id) {
 static void reply_error(mh_renderer_t *r, int64_t id, const char *text, size_t n) {
   mh_buf_t *b = mh_chan_out(&r->chan);
   if (!b) return;
+  size_t mark = b->len;
   reply_head(b, id);
   mh_buf_put(b, ",\"error\":", 9);
   mh_wire_put_string(b, text, n);
   mh_buf_put(b, "}\n", 2);
+  if (mh_trace_fp) trace_out(r, "result", NULL, 0, 1, id, b->len - mark, 1);
 }
 
 /* Replies with the values first..last. On a value that cannot be sent the
@@ -138,6 +149,7 @@ static void reply_values(lua_State *L, mh_renderer_t *r, int64_t id, const char 
     return;
   }
   mh_buf_put(b, "]}\n", 3);
+  if (mh_trace_fp) trace_out(r, "result", NULL, 0, 1, id, b->len - mark, 0);
 }
 
 /* ---- error text as Electron passes it: the message only -------------------------- */
@@ -390,6 +402,7 @@ static int sync_event_newindex(lua_State *L) {
   }
   mh_buf_put(b, "]}\n", 3);
   q->done = 1;
+  if (mh_trace_fp) trace_out(r, "result", NULL, 0, 1, q->id, b->len - mark, 0);
   return 0;
 }
 
@@ -748,6 +761,11 @@ static int l_on_line(lua_State *L) {
   size_t chn = 0;
   const char *ch = lua_tolstring(L, ch_idx, &chn);
   int64_t frame = m.has_frame ? m.frame : 1;
+  if (mh_trace_fp && m.kind != MH_K_IGNORED) {
+    static const char *const kinds[] = {"?", "hello", "send", "sync", "invoke", "msg", "result", "?"};
+    mh_trace_rec_t t = {"in", r->id, r->name, frame, kinds[m.kind], ch, chn, n, m.has_id ? m.id : -1, 0};
+    mh_trace_write(&t);
+  }
   if (!lua_checkstack(L, m.nargs + 64)) {
     /* Each listener gets its own copy of the arguments: no room for one. */
     snprintf(err, sizeof err, "too many arguments (%d) in one message", m.nargs);
@@ -1357,6 +1375,27 @@ int mh_lipc_app_has_listeners(lua_State *L, const char *name) {
   return n > 0;
 }
 
+/* mainhost.trace(false) stops; trace(true) writes to the --trace target
+ * (or stderr); trace("file") appends to that file. true, or nil + error. */
+static const char *cli_trace_path;
+void mh_lipc_set_trace_path(const char *path) { cli_trace_path = path; }
+
+static int l_trace(lua_State *L) {
+  if (lua_isnoneornil(L, 1) || (lua_isboolean(L, 1) && !lua_toboolean(L, 1))) {
+    mh_trace_stop();
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  const char *path = lua_isstring(L, 1) ? lua_tostring(L, 1) : cli_trace_path;
+  if (mh_trace_start(path) != 0) {
+    luaL_pushfail(L);
+    lua_pushfstring(L, "%s: %s", path, strerror(errno));
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 /* ---- the module ------------------------------------------------------------------------------ */
 
 static int open_host_module(lua_State *L) {
@@ -1375,6 +1414,8 @@ static int open_host_module(lua_State *L) {
   lua_setfield(L, -2, "app");
   lua_pushcfunction(L, l_create_renderer);
   lua_setfield(L, -2, "createRenderer");
+  lua_pushcfunction(L, l_trace);
+  lua_setfield(L, -2, "trace");
 
   mh_lconv_push_null(L);
   lua_setfield(L, -2, "null");

@@ -12,17 +12,25 @@
 #include <unistd.h>
 
 #include <lauxlib.h>
+#include <lualib.h>
 
+#include "lconv.h"
 #include "lstate.h"
 #include "mh_build.h"
 #include "mh_config.h"
 #include "mh_host.h"
+#include "mh_trace.h"
 
 int mh_renderer_main(int argc, char **argv);
 
 static const char usage[] =
-    "usage: mainhost APP                 run an app: a directory holding mainhost.json,\n"
-    "                                    a *.json config, or a single *.lua main script\n"
+    "usage: mainhost [--trace[=FILE]] APP\n"
+    "                                    run an app: a directory holding mainhost.json,\n"
+    "                                    a *.json config, or a single *.lua main script;\n"
+    "                                    --trace writes every IPC message as a JSON line\n"
+    "                                    to FILE (default: stderr)\n"
+    "       mainhost stats TRACE         summarise a trace: messages and bytes per\n"
+    "                                    channel, slowest handlers (p50/p99)\n"
     "       mainhost --renderer SCRIPT.lua [ARGS...]\n"
     "                                    run a Lua renderer (what a config's \"script\" runs)\n"
     "       mainhost test [BUSTED ARGS]  run busted specs with the mainhost modules on the path\n"
@@ -49,6 +57,31 @@ static int exec_shim(int argc, char **argv) {
 }
 
 int mh_ltest_open(lua_State *L);
+
+/* `mainhost stats TRACE`: lua/mainhost/stats.lua, run by this binary (it
+ * has the JSON decoder). */
+static int run_stats(int argc, char **argv) {
+  lua_State *L = luaL_newstate();
+  if (!L) return 1;
+  luaL_openlibs(L);
+  mh_lstate_add_path(L, mh_lstate_luadir());
+  luaL_requiref(L, "mainhost.json", mh_lconv_open_json, 0);
+  lua_pop(L, 1);
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "mainhost.stats");
+  int rc = 1;
+  if (mh_lstate_pcall(L, 1, 1, "mainhost stats") == LUA_OK) {
+    lua_getfield(L, -1, "main");
+    lua_createtable(L, argc, 0);
+    for (int i = 2; i < argc; i++) {
+      lua_pushstring(L, argv[i]);
+      lua_rawseti(L, -2, i - 1);
+    }
+    if (mh_lstate_pcall(L, 1, 1, "mainhost stats") == LUA_OK) rc = (int)lua_tointeger(L, -1);
+  }
+  lua_close(L);
+  return rc;
+}
 
 /* `mainhost test [BUSTED ARGS]`: busted (Debian's lua-busted) runs inside
  * this binary, on a host with no app, with our modules first on the path:
@@ -111,6 +144,20 @@ int main(int argc, char **argv) {
   if (!strcmp(a, "--renderer")) return mh_renderer_main(argc, argv);
   if (!strcmp(a, "--exec")) return exec_shim(argc, argv);
   if (!strcmp(a, "test")) return run_tests(argc, argv);
+  if (!strcmp(a, "stats")) return run_stats(argc, argv);
+  const char *trace = NULL;
+  int tracing = 0;
+  if (!strncmp(a, "--trace", 7) && (a[7] == 0 || a[7] == '=')) {
+    tracing = 1;
+    trace = a[7] == '=' ? a + 8 : NULL;
+    argv++;
+    argc--;
+    if (argc < 2) {
+      fputs(usage, stderr);
+      return 2;
+    }
+    a = argv[1];
+  }
   if (a[0] == '-') {
     fprintf(stderr, "mainhost: unknown option '%s'\n%s", a, usage);
     return 2;
@@ -125,7 +172,16 @@ int main(int argc, char **argv) {
     fprintf(stderr, "mainhost: config error: %s\n", err);
     return 2;
   }
+  if (tracing) {
+    if (mh_trace_start(trace) != 0) {
+      fprintf(stderr, "mainhost: cannot write the trace to %s: %s\n", trace, strerror(errno));
+      mh_config_close(&cfg);
+      return 2;
+    }
+    mh_lipc_set_trace_path(trace);
+  }
   int code = mh_host_main(&cfg);
+  mh_trace_stop();
   mh_config_close(&cfg);
   return code;
 }

@@ -135,6 +135,8 @@ int mh_lipc_app_event(lua_State *L, const char *name, int with_code, int code);
 /* 1 when the app has listeners for name. */
 int mh_lipc_app_has_listeners(lua_State *L, const char *name);
 void mh_lipc_close(lua_State *L);
+/* Where mainhost.trace(true) writes: the --trace target (NULL: stderr). */
+void mh_lipc_set_trace_path(const char *path);
 /* Removes every ipcMain listener and handler (a test's reset). */
 void mh_lipc_test_reset(lua_State *L);
 /* Runs the main chunk on top of the stack in the runner. [-1, +0, -] */
