@@ -716,7 +716,10 @@ def main():
     # Rows of work not run (--only) are left out of the table.
     ran = set(results)
     rows = [r for r in rows if r["work"] in ran and any("median" in v for v in r["values"].values())]
-    targets = eval_targets([r for r in rows], mh_keys[0]) if mh_keys and len(rows) == len(ROWS) else []
+    targets = []
+    if len(rows) == len(ROWS):
+        for m in mh_keys:
+            targets += eval_targets(rows, m)
 
     print()
     print(render_table(rows, keys, labels, mh_keys, reps))
@@ -727,10 +730,12 @@ def main():
             print("  %s: %s" % (r["label"], r["note"]))
     for k, why in notes.items():
         print("  %s: %s" % (labels[k], why))
-    if targets:
-        print()
-        print("Targets of issue 6 (%s; informational, never a test):" % mh_keys[0])
-        print(render_targets(targets))
+    for m in mh_keys:
+        mine = [t for t in targets if t["contender"] == m]
+        if mine:
+            print()
+            print("Targets of issue 6, %s (informational, never a test):" % labels[m])
+            print(render_targets(mine))
 
     doc = {
         "version": 1,
@@ -753,8 +758,10 @@ def main():
     if args.markdown:
         with open(args.markdown, "w") as f:
             f.write(render_table(rows, keys, labels, mh_keys, reps, markdown=True) + "\n\n")
-            if targets:
-                f.write(render_targets(targets, markdown=True) + "\n")
+            for m in mh_keys:
+                mine = [t for t in targets if t["contender"] == m]
+                if mine:
+                    f.write("Targets, %s:\n\n" % labels[m] + render_targets(mine, markdown=True) + "\n\n")
         print("markdown: %s" % args.markdown)
     return 0
 
