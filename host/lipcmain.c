@@ -675,7 +675,7 @@ static size_t emit(lua_State *L, mh_emitter_t *e, const char *ch, size_t chn, in
     lua_pushvalue(L, ch_idx);
     if (ev_idx) lua_pushvalue(L, ev_idx);
     for (int a = 0; a < nargs; a++) lua_pushvalue(L, first + a);
-    mh_lstate_run(L, 1 + (ev_idx != 0) + nargs);
+    mh_lstate_run_raw(L, 1 + (ev_idx != 0) + nargs);
   }
   lua_settop(L, base - (n > 32));
   return n;
@@ -742,20 +742,16 @@ static void refuse(mh_renderer_t *r, const char *why) {
   fprintf(stderr, "mainhost: renderer '%s' (id %d): refused a message: %s\n", r->name, r->id, why);
 }
 
-/* Runs inside a protected call: whatever a renderer sends (a million
- * arguments, memory running out) ends in an error for that message, never
- * in a panic of the host. */
-static int l_on_line(lua_State *L) {
-  mh_renderer_t *r = lua_touserdata(L, 1);
-  const char *line = lua_touserdata(L, 2);
-  size_t n = (size_t)lua_tointeger(L, 3);
-  lua_settop(L, 0);
+/* Runs inside the protected call of mh_lipc_dispatch: whatever a renderer
+ * sends (a million arguments, memory running out) ends in an error for
+ * that message, never in a panic of the host. */
+static void on_line_body(lua_State *L, mh_renderer_t *r, const char *line, size_t n) {
   int top = lua_gettop(L);
   mh_msg_t m;
   char err[256];
   if (mh_lconv_decode_msg(L, line, n, &H.scratch, max_depth(), &m, err, sizeof err) != 0) {
     refuse(r, err);
-    return 0;
+    return;
   }
   int ch_idx = top + 1, first = top + 3;
   size_t chn = 0;
@@ -776,7 +772,7 @@ static int l_on_line(lua_State *L) {
       reply_error(r, m.id, lua_tostring(L, -1), lua_rawlen(L, -1));
     }
     lua_settop(L, top);
-    return 0;
+    return;
   }
   if (!r->loaded && m.kind != MH_K_IGNORED) {
     /* did-finish-load: the renderer's runtime said hello (or, for one with
@@ -902,7 +898,7 @@ static int l_on_line(lua_State *L) {
         lua_rotate(L, -3, 1);
         push_event(L, r, frame, INVOKE_EVENT_MT);
         for (int a = 0; a < m.nargs; a++) lua_pushvalue(L, first + a);
-        mh_lstate_run(L, 2 + m.nargs);
+        mh_lstate_run_raw(L, 2 + m.nargs);
         if (!q->done) mh_host_watch_pending();
       }
       break;
@@ -912,7 +908,7 @@ static int l_on_line(lua_State *L) {
       break;
   }
   lua_settop(L, top);
-  return 0;
+  return;
 }
 
 void mh_lipc_on_line(mh_chan_t *c, const char *line, size_t n) {
@@ -920,12 +916,32 @@ void mh_lipc_on_line(mh_chan_t *c, const char *line, size_t n) {
   lua_State *L = H.L;
   r->said_anything = 1;
   if (H.quitting || !L || n == 0) return;
-  lua_pushcfunction(L, l_on_line);
-  lua_pushlightuserdata(L, r);
-  lua_pushlightuserdata(L, (void *)line);
-  lua_pushinteger(L, (lua_Integer)n);
-  if (mh_lstate_pcall(L, 3, 0, "a message could not be handled") != LUA_OK)
+  on_line_body(L, r, line, n);
+}
+
+static int l_dispatch(lua_State *L) {
+  mh_chan_dispatch(lua_touserdata(L, 1));
+  return 0;
+}
+
+/* Every line a read brought is handled inside one protected call (one
+ * pcall a batch, not a message). An error ends the call at that message;
+ * the rest of the batch goes on in a new one. */
+void mh_lipc_dispatch(mh_chan_t *c) {
+  lua_State *L = H.L;
+  if (!L) {
+    mh_chan_dispatch(c);
+    return;
+  }
+  for (;;) {
+    lua_pushcfunction(L, l_dispatch);
+    lua_pushlightuserdata(L, c);
+    if (mh_lstate_pcall(L, 1, 0, "a message could not be handled") == LUA_OK) return;
+    mh_renderer_t *r = c->data;
     fprintf(stderr, "mainhost: (that message came from renderer '%s', id %d)\n", r->name, r->id);
+    c->dispatching = 0;  /* the error unwound through mh_chan_dispatch */
+    if (c->closing) return;
+  }
 }
 
 /* ---- webContents ------------------------------------------------------------------------- */

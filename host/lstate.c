@@ -134,6 +134,14 @@ void mh_lstate_run(lua_State *L, int nargs) {
   lua_pop(L, 2);
 }
 
+void mh_lstate_run_raw(lua_State *L, int nargs) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, run_ref);
+  lua_insert(L, -(nargs + 2));
+  lua_call(L, nargs + 1, 2);
+  if (!lua_toboolean(L, -2)) mh_lstate_report(L, "internal error in the runner", lua_tostring(L, -1));
+  lua_pop(L, 2);
+}
+
 void mh_lstate_set_finisher(lua_State *L) {
   lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
   lua_getfield(L, -1, "mainhost.runner");

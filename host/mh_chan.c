@@ -81,12 +81,17 @@ void mh_chan_dispatch(mh_chan_t *c) {
   c->dispatching = 0;
 }
 
+static void dispatch(mh_chan_t *c) {
+  if (c->run_dispatch) c->run_dispatch(c);
+  else mh_chan_dispatch(c);
+}
+
 static void do_read(mh_chan_t *c) {
   for (int i = 0; i < READS_PER_WAKE && !c->ended && !c->closing; i++) {
     ssize_t n = read_some(c);
     if (n == -EAGAIN || n == -EWOULDBLOCK) break;
     if (n <= 0) {
-      mh_chan_dispatch(c);  /* complete lines first, then the end */
+      dispatch(c);  /* complete lines first, then the end */
       end_stream(c, n == 0 ? 0 : (int)n);
       return;
     }
@@ -94,11 +99,11 @@ static void do_read(mh_chan_t *c) {
      * buffered many times the limit. */
     int over = c->in.max_line && mh_framer_pending(&c->in) > c->in.max_line;
     if (over || mh_framer_pending(&c->in) == 0 || (size_t)n < READ_CHUNK) {
-      mh_chan_dispatch(c);
+      dispatch(c);
       if (over || (size_t)n < READ_CHUNK) return;
     }
   }
-  mh_chan_dispatch(c);
+  dispatch(c);
 }
 
 void mh_chan_drain(mh_chan_t *c) {
@@ -106,13 +111,13 @@ void mh_chan_drain(mh_chan_t *c) {
     ssize_t n = read_some(c);
     if (n == -EAGAIN || n == -EWOULDBLOCK) break;
     if (n <= 0) {
-      mh_chan_dispatch(c);
+      dispatch(c);
       end_stream(c, n == 0 ? 0 : (int)n);
       return;
     }
-    mh_chan_dispatch(c);
+    dispatch(c);
   }
-  mh_chan_dispatch(c);
+  dispatch(c);
 }
 
 /* send() what is queued; never blocks. 0 when all is written. */
@@ -162,7 +167,7 @@ static void on_prepare(uv_prepare_t *h) {
     g->redispatch = c->next_redispatch;
     c->next_redispatch = NULL;
     c->redispatch = 0;
-    mh_chan_dispatch(c);
+    dispatch(c);
   }
   while (g->dirty) {
     mh_chan_t *c = g->dirty;
@@ -191,8 +196,10 @@ void mh_chan_group_close(mh_chan_group_t *g) {
 int mh_chan_open(mh_chan_t *c, mh_chan_group_t *g, int fd, size_t max_line,
                  mh_chan_line_cb on_line, mh_chan_end_cb on_end) {
   void *data = c->data;
+  void (*run_dispatch)(mh_chan_t *) = c->run_dispatch;
   memset(c, 0, sizeof *c);
   c->data = data;
+  c->run_dispatch = run_dispatch;
   c->fd = fd;
   c->group = g;
   c->in.max_line = max_line;

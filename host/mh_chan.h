@@ -37,6 +37,9 @@ struct mh_chan {
   mh_chan_line_cb on_line;
   mh_chan_end_cb on_end;
   mh_chan_closed_cb on_closed;
+  /* Optional: runs mh_chan_dispatch for the channel (the host wraps it in
+   * one protected Lua call a batch). NULL: called directly. */
+  void (*run_dispatch)(mh_chan_t *c);
   void *data;              /* the owner's */
 };
 

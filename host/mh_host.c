@@ -561,6 +561,7 @@ static void spawn_from_spec(mh_spec_t *spec) {
 
   fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
   r->chan.data = r;
+  r->chan.run_dispatch = mh_lipc_dispatch;
   if (mh_chan_open(&r->chan, &H.chans, sv[0], H.cfg->limits.max_message_bytes,
                    mh_lipc_on_line, chan_end) == 0) {
     r->open_handles++;
@@ -837,6 +838,7 @@ mh_renderer_t *mh_host_attach(const char *name, int fd) {
   our_handles++;
   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
   r->chan.data = r;
+  r->chan.run_dispatch = mh_lipc_dispatch;
   if (mh_chan_open(&r->chan, &H.chans, fd, H.cfg->limits.max_message_bytes, mh_lipc_on_line,
                    chan_end) == 0) {
     r->open_handles++;

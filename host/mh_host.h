@@ -126,6 +126,9 @@ void mh_host_test_reset(void);
 void mh_lipc_open(lua_State *L);                 /* registers "mainhost.host" */
 void mh_lipc_renderer_new(lua_State *L, mh_renderer_t *r);
 void mh_lipc_on_line(mh_chan_t *c, const char *line, size_t n);
+/* Dispatches a channel's lines inside protected calls (see mh_chan_t's
+ * run_dispatch). */
+void mh_lipc_dispatch(mh_chan_t *c);
 /* Emits render-process-gone and destroyed, and forgets the webContents. */
 void mh_lipc_renderer_gone(lua_State *L, mh_renderer_t *r, mh_gone_reason_t why,
                            int restarting);

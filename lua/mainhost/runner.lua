@@ -30,7 +30,7 @@ end
 
 local function settle(token, ok, ...)
   if ok then
-    finish(token, true, ...)
+    if type(token) ~= "string" then finish(token, true, ...) end -- a listener's results go nowhere
   else
     local tb = last_tb
     last_tb = nil
