@@ -17,7 +17,6 @@
 #include "mh_build.h"
 
 static long live_refs;
-static int run_ref = LUA_NOREF;  /* mainhost.runner.run */
 static char exe_path[PATH_MAX];
 static char lua_dir[PATH_MAX];
 
@@ -126,29 +125,130 @@ int mh_lstate_load(lua_State *L, const char *path) {
   return luaL_loadfilex(L, path, "t");
 }
 
-void mh_lstate_run(lua_State *L, int nargs) {
-  lua_rawgeti(L, LUA_REGISTRYINDEX, run_ref);
-  lua_insert(L, -(nargs + 2));
-  if (mh_lstate_pcall(L, nargs + 1, 2, "internal error in the runner") != LUA_OK) return;
-  if (!lua_toboolean(L, -2)) mh_lstate_report(L, "internal error in the runner", lua_tostring(L, -1));
-  lua_pop(L, 2);
+/* ---- the runner ------------------------------------------------------------------
+ *
+ * Every listener and handler runs in a coroutine of its own, so it may wait
+ * while others go on. The coroutine's body is a C trampoline: it calls the
+ * function under lua_pcallk and, when the function is done (at once, or
+ * after whoever resumed it last let it finish), calls the finisher with
+ * (token, ok, results... | err, traceback). A coroutine whose function
+ * finished without waiting goes back to the pool, so the common case costs
+ * a resume and no allocation. */
+
+#define POOL_MAX 256
+
+static int pool_ref = LUA_NOREF;      /* a table: idle threads 1..npool */
+static int npool;
+static int finisher_ref = LUA_NOREF;
+static char TRACEBACK_KEY;            /* registry[&TRACEBACK_KEY]: the last traceback */
+
+/* Keeps the error as it is (a handler's reply needs the object) and puts
+ * the traceback aside for the report. */
+static int runner_msgh(lua_State *L) {
+  const char *msg = lua_tostring(L, 1);
+  if (!msg || lua_type(L, 1) == LUA_TNUMBER) {
+    if (!msg && luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) msg = lua_tostring(L, -1);
+    else if (!msg) msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  }
+  luaL_traceback(L, L, msg, 1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &TRACEBACK_KEY);
+  lua_settop(L, 1);
+  return 1;
 }
 
-void mh_lstate_run_raw(lua_State *L, int nargs) {
-  lua_rawgeti(L, LUA_REGISTRYINDEX, run_ref);
-  lua_insert(L, -(nargs + 2));
-  lua_call(L, nargs + 1, 2);
-  if (!lua_toboolean(L, -2)) mh_lstate_report(L, "internal error in the runner", lua_tostring(L, -1));
-  lua_pop(L, 2);
+/* Stack: msgh, token, then the function's results or its error. */
+static int trampoline_k(lua_State *co, int status, lua_KContext ctx) {
+  (void)ctx;
+  int ok = status == LUA_OK || status == LUA_YIELD;
+  if (ok && lua_type(co, 2) == LUA_TSTRING) return 0;  /* a listener's results go nowhere */
+  lua_rawgeti(co, LUA_REGISTRYINDEX, finisher_ref);
+  lua_replace(co, 1);  /* finish(token, ...) in place of msgh */
+  lua_pushboolean(co, ok);
+  lua_insert(co, 3);
+  if (!ok) {
+    lua_rawgetp(co, LUA_REGISTRYINDEX, &TRACEBACK_KEY);
+    lua_pushnil(co);
+    lua_rawsetp(co, LUA_REGISTRYINDEX, &TRACEBACK_KEY);
+  }
+  lua_call(co, lua_gettop(co) - 1, 0);
+  return 0;
 }
+
+/* The coroutine's body: token, fn, args... */
+static int trampoline(lua_State *co) {
+  int nargs = lua_gettop(co) - 2;
+  lua_pushcfunction(co, runner_msgh);
+  lua_insert(co, 1);
+  int status = lua_pcallk(co, nargs, LUA_MULTRET, 1, 0, trampoline_k);
+  return trampoline_k(co, status, 0);
+}
+
+/* Stack: fn, token, args... (nargs counts token and args). */
+static void run(lua_State *L, int nargs) {
+  int base = lua_gettop(L) - nargs;  /* fn */
+  lua_State *co;
+  if (npool > 0) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, pool_ref);
+    lua_rawgeti(L, -1, npool);
+    co = lua_tothread(L, -1);
+    lua_pushnil(L);
+    lua_rawseti(L, -3, npool--);
+    lua_remove(L, -2);
+  } else {
+    co = lua_newthread(L);
+  }
+  /* L: fn, token, args..., co. co gets: trampoline, token, fn, args... */
+  lua_insert(L, base);  /* keeps co alive during the resume */
+  lua_pushcfunction(co, trampoline);
+  lua_pushvalue(L, base + 2);
+  lua_xmove(L, co, 1);  /* token */
+  lua_pushvalue(L, base + 1);
+  lua_xmove(L, co, 1);  /* fn */
+  lua_xmove(L, co, nargs - 1);
+  lua_pop(L, 2);        /* fn and token */
+  int nres;
+  int st = lua_resume(co, L, nargs + 1, &nres);
+  if (st == LUA_OK) {
+    lua_settop(co, 0);
+    if (npool < POOL_MAX) {  /* finished without waiting: reuse it */
+      lua_rawgeti(L, LUA_REGISTRYINDEX, pool_ref);
+      lua_pushvalue(L, base);
+      lua_rawseti(L, -2, ++npool);
+      lua_pop(L, 1);
+    }
+  } else if (st == LUA_YIELD) {
+    lua_pop(co, nres);  /* it waits; whoever resumes it owns it now */
+  } else {
+    mh_lstate_report(L, "internal error in the runner", lua_tostring(co, -1));
+  }
+  lua_settop(L, base - 1);
+}
+
+static int l_run(lua_State *L) {
+  luaL_checkany(L, 2);
+  run(L, lua_gettop(L) - 1);
+  return 0;
+}
+
+void mh_lstate_run(lua_State *L, int nargs) {
+  lua_pushcfunction(L, l_run);
+  lua_insert(L, -(nargs + 2));
+  mh_lstate_pcall(L, nargs + 1, 0, "internal error in the runner");
+}
+
+void mh_lstate_run_raw(lua_State *L, int nargs) { run(L, nargs); }
 
 void mh_lstate_set_finisher(lua_State *L) {
-  lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-  lua_getfield(L, -1, "mainhost.runner");
-  lua_getfield(L, -1, "set_finisher");
-  lua_pushvalue(L, -4);
-  lua_call(L, 1, 0);
-  lua_pop(L, 3);
+  if (finisher_ref != LUA_NOREF) mh_unref(L, finisher_ref);
+  finisher_ref = mh_ref(L);
+}
+
+/* "mainhost.runner" for Lua modules (the emitters): run(fn, token, ...). */
+static int open_runner(lua_State *L) {
+  lua_newtable(L);
+  lua_pushcfunction(L, l_run);
+  lua_setfield(L, -2, "run");
+  return 1;
 }
 
 static int open_state(lua_State *L) {
@@ -171,11 +271,12 @@ static int open_state(lua_State *L) {
   luaL_requiref(L, "luv", luaopen_luv, 0);
   lua_pop(L, 1);
 
-  lua_getglobal(L, "require");
-  lua_pushstring(L, "mainhost.runner");
-  lua_call(L, 1, 1);
-  lua_getfield(L, -1, "run");
-  run_ref = mh_ref(L);
+  lua_newtable(L);
+  pool_ref = mh_ref(L);
+  npool = 0;
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushcfunction(L, open_runner);
+  lua_setfield(L, -2, "mainhost.runner");
   lua_pop(L, 1);
   return 0;
 }
@@ -193,7 +294,8 @@ lua_State *mh_lstate_open(uv_loop_t *loop) {
 }
 
 void mh_lstate_close(lua_State *L) {
-  mh_unref(L, run_ref);
-  run_ref = LUA_NOREF;
+  mh_unref(L, pool_ref);
+  mh_unref(L, finisher_ref);
+  pool_ref = finisher_ref = LUA_NOREF;
   lua_close(L);
 }
