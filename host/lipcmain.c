@@ -406,15 +406,46 @@ static int sync_event_newindex(lua_State *L) {
   return 0;
 }
 
-static void push_event(lua_State *L, mh_renderer_t *r, int64_t frame, const char *mt) {
-  lua_createtable(L, 0, 5);
+/* One event table a message: its keys and metatables are kept as refs, so
+ * making it looks nothing up by name. */
+enum { K_SENDER, K_PROCESS_ID, K_FRAME_ID, K_EVENT_MT, K_SYNC_MT, K_INVOKE_MT, K_COUNT };
+static int cached[K_COUNT];
+
+static void cache_open(lua_State *L) {
+  static const char *const keys[] = {"sender", "processId", "frameId"};
+  for (int i = 0; i < 3; i++) {
+    lua_pushstring(L, keys[i]);
+    cached[i] = mh_ref(L);
+  }
+  luaL_getmetatable(L, EVENT_MT);
+  cached[K_EVENT_MT] = mh_ref(L);
+  luaL_getmetatable(L, SYNC_EVENT_MT);
+  cached[K_SYNC_MT] = mh_ref(L);
+  luaL_getmetatable(L, INVOKE_EVENT_MT);
+  cached[K_INVOKE_MT] = mh_ref(L);
+}
+
+static void cache_close(lua_State *L) {
+  for (int i = 0; i < K_COUNT; i++) {
+    mh_unref(L, cached[i]);
+    cached[i] = LUA_NOREF;
+  }
+}
+
+/* mt: K_EVENT_MT, K_SYNC_MT or K_INVOKE_MT */
+static void push_event(lua_State *L, mh_renderer_t *r, int64_t frame, int mt) {
+  lua_createtable(L, 0, 4);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, cached[K_SENDER]);
   lua_rawgeti(L, LUA_REGISTRYINDEX, r->wc_ref);
-  lua_setfield(L, -2, "sender");
+  lua_rawset(L, -3);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, cached[K_PROCESS_ID]);
   lua_pushinteger(L, r->pid);
-  lua_setfield(L, -2, "processId");
+  lua_rawset(L, -3);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, cached[K_FRAME_ID]);
   lua_pushinteger(L, frame);
-  lua_setfield(L, -2, "frameId");
-  luaL_setmetatable(L, mt);
+  lua_rawset(L, -3);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, cached[mt]);
+  lua_setmetatable(L, -2);
 }
 
 /* ---- the emitter as Lua methods ---------------------------------------------------------- */
@@ -838,13 +869,13 @@ static void on_line_body(lua_State *L, mh_renderer_t *r, const char *line, size_
         if (m.kind == MH_K_SYNC) r->pending_sync++;
       }
       if (m.kind == MH_K_SEND) {
-        push_event(L, r, frame, EVENT_MT);
+        push_event(L, r, frame, K_EVENT_MT);
         int ev = lua_gettop(L);
         if (wc_listeners(L, r, "ipc-message")) wc_emit_ipc(L, r, "ipc-message", ev, ch_idx, first, m.nargs);
         emit(L, r->ipc, ch, chn, ch_idx, ev, first, m.nargs);
         emit(L, ipc_main, ch, chn, ch_idx, ev, first, m.nargs);
       } else if (m.kind == MH_K_SYNC) {
-        push_event(L, r, frame, SYNC_EVENT_MT);
+        push_event(L, r, frame, K_SYNC_MT);
         int ev = lua_gettop(L);
         push_request(L, r, m.id, MH_REQ_SYNC, ch_idx);
         lua_rawsetp(L, ev, &TOKEN_KEY);
@@ -896,7 +927,7 @@ static void on_line_body(lua_State *L, mh_renderer_t *r, const char *line, size_
         mh_request_t *q = push_request(L, r, m.id, MH_REQ_INVOKE, ch_idx);
         lua_pushvalue(L, -1);  /* a copy below fn keeps q alive across the run */
         lua_rotate(L, -3, 1);
-        push_event(L, r, frame, INVOKE_EVENT_MT);
+        push_event(L, r, frame, K_INVOKE_MT);
         for (int a = 0; a < m.nargs; a++) lua_pushvalue(L, first + a);
         mh_lstate_run_raw(L, 2 + m.nargs);
         if (!q->done) mh_host_watch_pending();
@@ -1474,6 +1505,8 @@ static int l_open(lua_State *L) {
   lua_setfield(L, -2, "__newindex");
   lua_pop(L, 1);
 
+  cache_open(L);
+
   luaL_newmetatable(L, WC_MT);
   lua_pushcfunction(L, wc_tostring);
   lua_setfield(L, -2, "__tostring");
@@ -1546,6 +1579,7 @@ void mh_lipc_close(lua_State *L) {
     mh_emitter_clear(ipc_main, release_ref, L);  /* freed with its box */
     ipc_main = NULL;
   }
+  cache_close(L);
   mh_unref(L, ipc_main_ref);
   mh_unref(L, emitter_mixin_ref);
   mh_unref(L, emitter_event_ref);

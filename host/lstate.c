@@ -253,6 +253,9 @@ static int open_runner(lua_State *L) {
 
 static int open_state(lua_State *L) {
   uv_loop_t *loop = lua_touserdata(L, 1);
+  /* Generational: each message leaves young garbage (its event, its
+   * strings) that dies at once, the case this mode is made for. */
+  lua_gc(L, LUA_GCGEN, 0, 0);
   luaL_openlibs(L);
 
   /* package.path: our modules first, so require("mainhost...") finds the
