@@ -86,6 +86,13 @@ static void dispatch(mh_chan_t *c) {
   else mh_chan_dispatch(c);
 }
 
+/* An idle channel holds no read buffer: a host with many quiet renderers
+ * stays small (the next read allocates one again). */
+static void release_idle(mh_chan_t *c) {
+  if (!c->dispatching && !c->closing && mh_framer_pending(&c->in) == 0 && c->in.buf.cap > 16384)
+    mh_framer_free(&c->in);
+}
+
 static void do_read(mh_chan_t *c) {
   for (int i = 0; i < READS_PER_WAKE && !c->ended && !c->closing; i++) {
     ssize_t n = read_some(c);
@@ -100,10 +107,14 @@ static void do_read(mh_chan_t *c) {
     int over = c->in.max_line && mh_framer_pending(&c->in) > c->in.max_line;
     if (over || mh_framer_pending(&c->in) == 0 || (size_t)n < READ_CHUNK) {
       dispatch(c);
-      if (over || (size_t)n < READ_CHUNK) return;
+      if (over || (size_t)n < READ_CHUNK) {
+        release_idle(c);
+        return;
+      }
     }
   }
   dispatch(c);
+  release_idle(c);
 }
 
 void mh_chan_drain(mh_chan_t *c) {
