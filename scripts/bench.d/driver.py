@@ -658,10 +658,13 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--reps", type=int, default=None)
     ap.add_argument("--only", default=None, help="comma-separated works (invoke,sync,stream_64,...)")
-    ap.add_argument("--json", default=os.path.join(ROOT, "build", "bench.json"))
+    ap.add_argument("--json", default=None,
+                    help="where to write the JSON (default build/bench.json, build/bench-quick.json with --quick)")
     ap.add_argument("--markdown", default=None, help="also write the table and targets as markdown")
     args = ap.parse_args()
 
+    if args.json is None:  # a smoke run never overwrites the last full run
+        args.json = os.path.join(ROOT, "build", "bench-quick.json" if args.quick else "bench.json")
     P = Params(args.quick)
     P.raw = args.raw
     reps = args.reps or (1 if args.quick else 5)
@@ -695,6 +698,7 @@ def main():
         print("  note: the machine is busy (load average %.2f): figures will be noisy" % info["loadavg_start"], flush=True)
 
     results = {w: {k: [] for k in keys} for w, _ in plan}
+    failures = []
     started = time.monotonic()
     for i in range(reps):
         for wname, work in plan:
@@ -708,6 +712,7 @@ def main():
                 except Exception as e:  # a failure is reported, the rest goes on
                     print("  ! %s / %s: %s" % (c.key, wname, e), file=sys.stderr, flush=True)
                     r = "error: %s" % str(e).splitlines()[0]
+                    failures.append("%s / %s" % (c.key, wname))
                 results[wname][c.key].append(r)
         print("  repetition %d/%d done (%.0f s)" % (i + 1, reps, time.monotonic() - started), file=sys.stderr, flush=True)
     derive(results, keys, reps)
@@ -763,6 +768,11 @@ def main():
                 if mine:
                     f.write("Targets, %s:\n\n" % labels[m] + render_targets(mine, markdown=True) + "\n\n")
         print("markdown: %s" % args.markdown)
+    if failures:
+        # A run that could not complete is a failure of the bench or of the
+        # program under test, never a judgement on speed.
+        print("\n%d run(s) failed: %s" % (len(failures), ", ".join(failures)), file=sys.stderr)
+        return 1
     return 0
 
 
