@@ -30,7 +30,9 @@ typedef struct dec {
   int skip;      /* depth of a container being skipped, or 0 */
   int in_args;
   int base;
-  dec_level_t *lv; /* indexed by depth */
+  dec_level_t *lv; /* indexed by depth; grows past the small array on demand */
+  size_t lvcap;
+  dec_level_t *heap;
 } dec_t;
 
 #define DEC_STOP(d, ...) (snprintf(dec_err, sizeof dec_err, __VA_ARGS__), 1)
@@ -170,6 +172,16 @@ static int dec_begin(void *ud, int is_object, size_t index, int depth) {
   if (d->skip) return 0;
   if (depth >= d->root) {
     if (!lua_checkstack(d->L, 4)) return DEC_STOP(d, "nested too deeply");
+    if ((size_t)depth >= d->lvcap) {
+      /* Deep values only: ordinary messages never leave the C stack. */
+      size_t ncap = d->lvcap * 2;
+      dec_level_t *n = malloc(ncap * sizeof *n);
+      if (!n) return DEC_STOP(d, "out of memory");
+      memcpy(n, d->lv, d->lvcap * sizeof *n);
+      free(d->heap);
+      d->lv = d->heap = n;
+      d->lvcap = ncap;
+    }
     lua_createtable(d->L, 0, 0);
     d->lv[depth].is_object = is_object;
     d->lv[depth].index = index;
@@ -232,12 +244,9 @@ static int decode(lua_State *L, mh_msg_t *m, int root, const char *s, size_t n,
                   mh_buf_t *scratch, int max_depth, char *err, size_t errlen) {
   dec_level_t small[DEC_SMALL];
   dec_t d;
-  size_t need = (size_t)max_depth + 2;
-  d.lv = need <= DEC_SMALL ? small : malloc(need * sizeof *d.lv);
-  if (!d.lv) {
-    snprintf(err, errlen, "out of memory");
-    return -1;
-  }
+  d.lv = small;
+  d.lvcap = DEC_SMALL;
+  d.heap = NULL;
   d.L = L;
   d.m = m;
   d.root = root;
@@ -246,7 +255,7 @@ static int decode(lua_State *L, mh_msg_t *m, int root, const char *s, size_t n,
   d.in_args = 0;
   d.base = lua_gettop(L) - (m ? 2 : 0);
   int rc = run_decode(L, &d, s, n, scratch, max_depth, err, errlen);
-  if (d.lv != small) free(d.lv);
+  free(d.heap);
   return rc;
 }
 

@@ -31,6 +31,8 @@
 static mh_emitter_t *ipc_main;
 static int ipc_main_ref = LUA_NOREF;  /* the ipcMain table */
 static char MAIN_TOKEN;               /* the main script's token for the runner */
+static int main_failed;               /* the main script raised (test mode asks) */
+static char main_error[512];          /* and what it raised */
 static char TOKEN_KEY;                /* event[&TOKEN_KEY]: a sync event's request */
 static char FRAMES_KEY;               /* wc[&FRAMES_KEY]: frame objects by id */
 
@@ -108,7 +110,7 @@ static int write_msg(lua_State *L, mh_renderer_t *r, const char *ch, size_t chn,
     b->len = mark;
     return luaL_error(L, "out of memory");
   }
-  if (mh_trace_fp) trace_out(r, "msg", ch, chn, frame, -1, b->len - mark, 0);
+  if (mh_trace_fp) trace_out(r, "msg", ch, chn, frame, -1, b->len - mark - 1, 0);
   return 0;
 }
 
@@ -127,7 +129,7 @@ static void reply_error(mh_renderer_t *r, int64_t id, const char *text, size_t n
   mh_buf_put(b, ",\"error\":", 9);
   mh_wire_put_string(b, text, n);
   mh_buf_put(b, "}\n", 2);
-  if (mh_trace_fp) trace_out(r, "result", NULL, 0, 1, id, b->len - mark, 1);
+  if (mh_trace_fp) trace_out(r, "result", NULL, 0, 1, id, b->len - mark - 1, 1);
 }
 
 /* Replies with the values first..last. On a value that cannot be sent the
@@ -149,7 +151,7 @@ static void reply_values(lua_State *L, mh_renderer_t *r, int64_t id, const char 
     return;
   }
   mh_buf_put(b, "]}\n", 3);
-  if (mh_trace_fp) trace_out(r, "result", NULL, 0, 1, id, b->len - mark, 0);
+  if (mh_trace_fp) trace_out(r, "result", NULL, 0, 1, id, b->len - mark - 1, 0);
 }
 
 /* ---- error text as Electron passes it: the message only -------------------------- */
@@ -240,6 +242,10 @@ static int l_finish(lua_State *L) {
   int t = lua_type(L, 1);
   if (t == LUA_TLIGHTUSERDATA && lua_touserdata(L, 1) == &MAIN_TOKEN) {
     if (!ok) {
+      main_failed = 1;
+      const char *e = luaL_tolstring(L, 3, NULL);
+      snprintf(main_error, sizeof main_error, "%s", e);
+      lua_pop(L, 1);
       mh_lstate_report(L, "error in the main script", lua_tostring(L, 4));
       mh_host_exit(1);
     }
@@ -402,18 +408,20 @@ static int sync_event_newindex(lua_State *L) {
   }
   mh_buf_put(b, "]}\n", 3);
   q->done = 1;
-  if (mh_trace_fp) trace_out(r, "result", NULL, 0, 1, q->id, b->len - mark, 0);
+  if (mh_trace_fp) trace_out(r, "result", NULL, 0, 1, q->id, b->len - mark - 1, 0);
   return 0;
 }
 
 /* One event table a message: its keys and metatables are kept as refs, so
  * making it looks nothing up by name. */
-enum { K_SENDER, K_PROCESS_ID, K_FRAME_ID, K_EVENT_MT, K_SYNC_MT, K_INVOKE_MT, K_COUNT };
-static int cached[K_COUNT];
+enum { K_SENDER, K_PROCESS_ID, K_FRAME_ID, K_IPC_MESSAGE, K_IPC_MESSAGE_SYNC, K_EVENT_MT, K_SYNC_MT,
+       K_INVOKE_MT, K_COUNT };
+static int cached[K_COUNT] = {LUA_NOREF, LUA_NOREF, LUA_NOREF, LUA_NOREF, LUA_NOREF,
+                              LUA_NOREF, LUA_NOREF, LUA_NOREF};
 
 static void cache_open(lua_State *L) {
-  static const char *const keys[] = {"sender", "processId", "frameId"};
-  for (int i = 0; i < 3; i++) {
+  static const char *const keys[] = {"sender", "processId", "frameId", "ipc-message", "ipc-message-sync"};
+  for (int i = 0; i < 5; i++) {
     lua_pushstring(L, keys[i]);
     cached[i] = mh_ref(L);
   }
@@ -731,6 +739,18 @@ static int wc_listeners(lua_State *L, mh_renderer_t *r, const char *name) {
   return n;
 }
 
+/* The same for the per-message checks, with no lookup by C string: the
+ * counts table and the event name are both cached refs. */
+static int wc_listeners_cached(lua_State *L, mh_renderer_t *r, int name_key) {
+  if (r->counts_ref == LUA_NOREF) return 0;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, r->counts_ref);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, cached[name_key]);
+  lua_rawget(L, -2);
+  int n = (int)lua_tointeger(L, -1);
+  lua_pop(L, 2);
+  return n;
+}
+
 /* Calls obj.emit(name, <nargs values on top>) protected; pops the values. */
 static void obj_emit(lua_State *L, int obj, const char *name, int nargs) {
   obj = lua_absindex(L, obj);
@@ -871,7 +891,7 @@ static void on_line_body(lua_State *L, mh_renderer_t *r, const char *line, size_
       if (m.kind == MH_K_SEND) {
         push_event(L, r, frame, K_EVENT_MT);
         int ev = lua_gettop(L);
-        if (wc_listeners(L, r, "ipc-message")) wc_emit_ipc(L, r, "ipc-message", ev, ch_idx, first, m.nargs);
+        if (wc_listeners_cached(L, r, K_IPC_MESSAGE)) wc_emit_ipc(L, r, "ipc-message", ev, ch_idx, first, m.nargs);
         emit(L, r->ipc, ch, chn, ch_idx, ev, first, m.nargs);
         emit(L, ipc_main, ch, chn, ch_idx, ev, first, m.nargs);
       } else if (m.kind == MH_K_SYNC) {
@@ -879,7 +899,7 @@ static void on_line_body(lua_State *L, mh_renderer_t *r, const char *line, size_
         int ev = lua_gettop(L);
         push_request(L, r, m.id, MH_REQ_SYNC, ch_idx);
         lua_rawsetp(L, ev, &TOKEN_KEY);
-        int wl = wc_listeners(L, r, "ipc-message-sync");
+        int wl = wc_listeners_cached(L, r, K_IPC_MESSAGE_SYNC);
         if (wl + (r->ipc ? mh_emitter_count(r->ipc, ch, chn) : 0) + mh_emitter_count(ipc_main, ch, chn) == 0) {
           /* Electron warns and leaves the renderer blocked; we warn and
            * answer, so a typo in a channel name never hangs a renderer. */
@@ -1114,6 +1134,9 @@ static int l_renderer_new(lua_State *L) {
   lua_call(L, 1, 0);
   lua_pushvalue(L, wc);
   r->wc_ref = mh_ref(L);
+  lua_pushliteral(L, "_listenerCounts");
+  lua_rawget(L, wc);
+  r->counts_ref = mh_ref(L);
   /* app 'web-contents-created' (event, webContents) */
   lua_rawgeti(L, LUA_REGISTRYINDEX, app_ref);
   push_lifecycle_event(L);
@@ -1173,6 +1196,8 @@ void mh_lipc_renderer_gone(lua_State *L, mh_renderer_t *r, mh_gone_reason_t why,
   mh_lstate_pcall(L, 3, 0, "reporting a renderer gone");
   mh_unref(L, r->wc_ref);
   r->wc_ref = LUA_NOREF;
+  mh_unref(L, r->counts_ref);
+  r->counts_ref = LUA_NOREF;
   if (r->ipc) {
     /* The emitter itself stays with its Lua methods; its listeners go. */
     mh_emitter_clear(r->ipc, release_ref, L);
@@ -1561,7 +1586,11 @@ void mh_lipc_open(lua_State *L) {
 
 void mh_lipc_test_reset(lua_State *L) {
   mh_emitter_clear(ipc_main, release_ref, L);
+  app_ready = 0;
+  main_failed = 0;
 }
+
+const char *mh_lipc_main_failed(void) { return main_failed ? main_error : NULL; }
 
 void mh_lipc_close(lua_State *L) {
   for (size_t i = 0; i < H.nids; i++) {
@@ -1569,6 +1598,8 @@ void mh_lipc_close(lua_State *L) {
     if (r && r->wc_ref != LUA_NOREF) {
       mh_unref(L, r->wc_ref);
       r->wc_ref = LUA_NOREF;
+      mh_unref(L, r->counts_ref);
+      r->counts_ref = LUA_NOREF;
     }
     if (r && r->ipc) {
       mh_emitter_clear(r->ipc, release_ref, L);

@@ -204,6 +204,35 @@ static int l_decode(lua_State *L) {
   return k;
 }
 
+/* load(path): runs a main script as `mainhost APP` does (top level in the
+ * runner; an error then, or later after a wait, quits with status 1), then
+ * emits app 'ready'. Raises when the script cannot load or fails at once. */
+static int l_load(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  if (mh_lstate_load(L, path) != LUA_OK) return lua_error(L);
+  mh_lipc_run_main(L);
+  const char *failed = mh_lipc_main_failed();
+  if (failed) {
+    lua_pushstring(L, failed);
+    return lua_error(L);
+  }
+  if (!mh_host.quitting) mh_lipc_app_event(L, "ready", 0, 0);
+  return 0;
+}
+
+/* queued(fake) -> bytes the host still holds for this renderer plus bytes
+ * waiting on the fake's socket. */
+static int l_queued(lua_State *L) {
+  fake_t *f = check_fake(L);
+  size_t q = 0;
+  mh_renderer_t *r = mh_host_renderer(f->rid);
+  if (r && !r->chan.closing) q += mh_chan_queued(&r->chan);
+  int n = 0;
+  if (ioctl(f->fd, FIONREAD, &n) == 0 && n > 0) q += (size_t)n;
+  lua_pushinteger(L, (lua_Integer)q);
+  return 1;
+}
+
 /* reset(): no listeners or handlers, no quit in progress. */
 static int l_reset(lua_State *L) {
   mh_lipc_test_reset(L);
@@ -228,7 +257,7 @@ int mh_ltest_open(lua_State *L) {
   static const luaL_Reg methods[] = {{"write", l_write}, {"lines", l_lines}, {"close", l_close},
                                      {"id", l_id}, {NULL, NULL}};
   static const luaL_Reg fns[] = {{"attach", l_attach}, {"step", l_step}, {"settle", l_settle},
-                                 {"decode", l_decode}, {"reset", l_reset},
+                                 {"decode", l_decode}, {"load", l_load}, {"queued", l_queued}, {"reset", l_reset},
                                  {"quit_state", l_quit_state}, {NULL, NULL}};
   if (luaL_newmetatable(L, FAKE_MT)) {
     luaL_newlib(L, methods);

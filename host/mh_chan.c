@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define READ_CHUNK (64 * 1024)
+#define READ_CHUNK (16 * 1024)    /* the first buffer; it grows with the messages */
 #define READ_MAX (256 * 1024)  /* one read's size at most: limits are checked between reads */
 #define READS_PER_WAKE 16
 
@@ -86,10 +86,12 @@ static void dispatch(mh_chan_t *c) {
   else mh_chan_dispatch(c);
 }
 
-/* An idle channel holds no read buffer: a host with many quiet renderers
- * stays small (the next read allocates one again). */
+/* A channel keeps a small read buffer between reads; one that a large
+ * message grew is given back once it is empty. */
 static void release_idle(mh_chan_t *c) {
-  if (!c->dispatching && !c->closing && mh_framer_pending(&c->in) == 0 && c->in.buf.cap > 16384)
+  /* Only a buffer a large message grew: freeing the ordinary one after
+   * every read cost an allocation a round trip. */
+  if (!c->dispatching && !c->closing && mh_framer_pending(&c->in) == 0 && c->in.buf.cap > 256 * 1024)
     mh_framer_free(&c->in);
 }
 

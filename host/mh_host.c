@@ -463,7 +463,7 @@ static void spawn_from_spec(mh_spec_t *spec) {
   }
   r->spec = spec;
   spec->refs++;
-  r->wc_ref = LUA_NOREF;
+  r->wc_ref = r->counts_ref = LUA_NOREF;
   r->id = (int)++H.nids;
   H.byid[r->id - 1] = r;
   H.live++;
@@ -815,8 +815,7 @@ int mh_host_main(mh_config_t *cfg) {
 
 lua_State *mh_host_test_open(mh_config_t *cfg) {
   if (host_setup(cfg) != 0) return NULL;
-  mh_lipc_app_event(H.L, "ready", 0, 0);
-  return H.L;
+  return H.L;  /* 'ready' comes with each t.load, as after a main script */
 }
 
 mh_renderer_t *mh_host_attach(const char *name, int fd) {
@@ -826,7 +825,7 @@ mh_renderer_t *mh_host_attach(const char *name, int fd) {
     free(r);
     return NULL;
   }
-  r->wc_ref = LUA_NOREF;
+  r->wc_ref = r->counts_ref = LUA_NOREF;
   r->id = (int)++H.nids;
   H.byid[r->id - 1] = r;
   H.live++;

@@ -59,6 +59,7 @@ typedef struct mh_renderer {
   int queue_full;         /* messages to it are being dropped (not reading) */
   mh_emitter_t *ipc;      /* webContents.ipc */
   int wc_ref;             /* Lua webContents table (lipcmain.c) */
+  int counts_ref;         /* its emitter's listener counts (per-message checks) */
   int loaded;             /* said hello (did-finish-load) */
 } mh_renderer_t;
 
@@ -140,6 +141,8 @@ int mh_lipc_app_has_listeners(lua_State *L, const char *name);
 void mh_lipc_close(lua_State *L);
 /* Where mainhost.trace(true) writes: the --trace target (NULL: stderr). */
 void mh_lipc_set_trace_path(const char *path);
+/* What the main script raised, or NULL (the test host's t.load asks). */
+const char *mh_lipc_main_failed(void);
 /* Removes every ipcMain listener and handler (a test's reset). */
 void mh_lipc_test_reset(lua_State *L);
 /* Runs the main chunk on top of the stack in the runner. [-1, +0, -] */

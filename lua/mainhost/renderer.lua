@@ -43,8 +43,9 @@ local function await_reply(id, ch)
   return again(yield())
 end
 
-local function raise_if(prefix, err, ...)
-  if err ~= nil then error(prefix .. err, 0) end
+-- The message is only formatted when there is an error to raise.
+local function raise_if(fmt, ch, err, ...)
+  if err ~= nil then error(fmt:format(ch) .. err, 0) end
   return ...
 end
 
@@ -62,7 +63,7 @@ local function new_ipc_renderer(frame_id)
     next_id = next_id + 1
     local id = next_id
     channel.send("sync", ch, id, frame_id, ...)
-    return raise_if(("Error in sendSync for '%s': "):format(ch), channel.wait(id))
+    return raise_if("Error in sendSync for '%s': ", ch, channel.wait(id))
   end
 
   function methods.invoke(ch, ...)
@@ -70,7 +71,7 @@ local function new_ipc_renderer(frame_id)
     next_id = next_id + 1
     local id = next_id
     channel.send("invoke", ch, id, frame_id, ...)
-    return raise_if(("Error invoking remote method '%s': "):format(ch), await_reply(id, ch))
+    return raise_if("Error invoking remote method '%s': ", ch, await_reply(id, ch))
   end
 
   -- Callable as ipcRenderer.send(...) or ipcRenderer:send(...).

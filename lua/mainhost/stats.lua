@@ -24,7 +24,12 @@ function M.summarise(lines)
   for line in lines do
     if line ~= "" then
       local r = json.decode(line)
-      if type(r) ~= "table" then
+      -- A trace record: an object whose fields have their types.
+      local ok = type(r) == "table" and r[1] == nil and (r.dir == "in" or r.dir == "out")
+        and (r.channel == nil or type(r.channel) == "string")
+        and (r.bytes == nil or math.type(r.bytes) == "integer")
+        and (r.rtt_ms == nil or type(r.rtt_ms) == "number")
+      if not ok then
         bad = bad + 1
       else
         total = total + 1
@@ -81,9 +86,10 @@ function M.main(args)
     io.stderr:write("usage: mainhost stats TRACE (a file written by mainhost --trace=FILE; - for stdin)\n")
     return 2
   end
-  local f, err = path == "-" and io.stdin or io.open(path, "r")
+  local f, err
+  if path == "-" then f = io.stdin else f, err = io.open(path, "r") end
   if not f then
-    io.stderr:write("mainhost stats: ", err, "\n")
+    io.stderr:write("mainhost stats: ", tostring(err), "\n")
     return 1
   end
   io.write(M.summarise(f:lines()))

@@ -160,6 +160,7 @@ function M.exec(opts)
   timer:stop()
   timer:close()
   uv.run("nowait")
+  if result.timed_out then result.code = 124 end -- as timeout(1) says it: never a pass
   result.stdout = table.concat(out)
   result.stderr = table.concat(err)
   -- Under the sanitizer build a report anywhere (host or renderer) fails
@@ -289,8 +290,16 @@ end
 --- Messages main sent to this renderer so far ({channel, args, frame}),
 --- all of them or those on one channel. Turns the loop once first.
 function Renderer:received(ch)
-  testhost().step(0)
+  -- Until the host holds nothing more for us (a large reply may take
+  -- several turns of the loop).
+  local th = testhost()
+  th.step(0)
   self:_drain()
+  for _ = 1, 10000 do
+    if th.queued(self._fake) == 0 then break end
+    th.step(1)
+    self:_drain()
+  end
   if not ch then return self.messages end
   local out = {}
   for _, m in ipairs(self.messages) do
@@ -318,20 +327,18 @@ function M.renderer(opts)
   local r = setmetatable({ _fake = fake, _next = 0, _results = {}, messages = {},
     webContents = wc, id = wc.id, timeout = opts.timeout }, Renderer)
   fakes[#fakes + 1] = r
+  -- Said as a Lua renderer says it: main's did-finish-load runs now.
+  fake:write('{"k":"hello","v":1}\n')
   testhost().settle(fake)
   r:_drain()
   return r
 end
 
---- Runs a main script in this test host, its top level in a coroutine as
---- `mainhost APP` runs it; an error in it is raised here.
+--- Runs a main script in this test host as `mainhost APP` runs it (its top
+--- level in a coroutine), then emits app 'ready'. An error at once is
+--- raised here; one after a wait quits with status 1 (see quit_state).
 function M.load(path)
-  testhost()
-  local chunk, err = loadfile(path, "t")
-  if not chunk then error(err, 2) end
-  local co = coroutine.create(chunk)
-  local ok, e = coroutine.resume(co)
-  if not ok then error(debug.traceback(co, tostring(e)), 2) end
+  testhost().load(path)
 end
 
 --- Turns the host's loop until pred() is true (timers, waiting handlers).
