@@ -64,6 +64,27 @@ static int take_pending(mh_renderer_t *r, int64_t id) {
 
 static void release_ref(void *ud, int ref) { mh_unref((lua_State *)ud, ref); }
 
+/* Text a renderer chose (a channel, a kind) as it may go into our log: at
+ * most 120 bytes, control bytes shown as \xNN, so no renderer can forge a
+ * log line. buf must hold 4 * 120 + 8 bytes. */
+#define LOGSAFE_MAX 120
+static const char *logsafe(const char *s, char *buf, size_t max) {
+  size_t o = 0, i = 0;
+  if (!s) return "";
+  for (; s[i] && i < max; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x20 || c == 0x7f) o += (size_t)sprintf(buf + o, "\\x%02x", c);
+    else buf[o++] = (char)c;
+  }
+  if (s[i]) {
+    memcpy(buf + o, "...", 3);
+    o += 3;
+  }
+  buf[o] = 0;
+  return buf;
+}
+#define SAFE(s) logsafe((s), (char[4 * LOGSAFE_MAX + 8]){0}, LOGSAFE_MAX)
+
 static void trace_out(mh_renderer_t *r, const char *kind, const char *ch, size_t chn, int64_t frame,
                       int64_t id, size_t bytes, int error) {
   mh_trace_rec_t t = {"out", r->id, r->name, frame, kind, ch, chn, bytes, id, error};
@@ -144,7 +165,7 @@ static void reply_values(lua_State *L, mh_renderer_t *r, int64_t id, const char 
   mh_buf_put(b, ",\"args\":[", 9);
   if (mh_lconv_encode_args(L, first, last, 1, "return value", b, send_depth(), err, sizeof err) != 0) {
     b->len = mark;
-    fprintf(stderr, "mainhost: Error occurred in handler for '%s': %s\n", ch, err);
+    fprintf(stderr, "mainhost: Error occurred in handler for '%s': %s\n", SAFE(ch), err);
     char text[420];
     int n = snprintf(text, sizeof text, "Error: %s", err);
     reply_error(r, id, text, (size_t)n);
@@ -226,10 +247,10 @@ static int request_gc(lua_State *L) {
   static const char never[] = "reply was never sent";
   if (q->kind == MH_REQ_INVOKE)
     fprintf(stderr, "mainhost: the handler for '%s' was collected before it returned; "
-            "renderer '%s' (id %d) gets \"%s\"\n", ch ? ch : "?", r->name, r->id, never);
+            "renderer '%s' (id %d) gets \"%s\"\n", SAFE(ch ? ch : "?"), r->name, r->id, never);
   else
     fprintf(stderr, "mainhost: no listener set event.returnValue for sendSync('%s') from "
-            "renderer '%s' (id %d); it gets \"%s\"\n", ch ? ch : "?", r->name, r->id, never);
+            "renderer '%s' (id %d); it gets \"%s\"\n", SAFE(ch ? ch : "?"), r->name, r->id, never);
   reply_error(r, q->id, never, sizeof never - 1);
   return 0;
 }
@@ -262,7 +283,7 @@ static int l_finish(lua_State *L) {
   int top = lua_gettop(L) - 1;  /* the results end below the channel */
   if (!ok) {
     /* Electron logs the handler's error in main and sends only its text. */
-    fprintf(stderr, "mainhost: Error occurred in handler for '%s': %s\n", ch,
+    fprintf(stderr, "mainhost: Error occurred in handler for '%s': %s\n", SAFE(ch),
             lua_tostring(L, 4) ? lua_tostring(L, 4) : "(error)");
     mh_renderer_t *r = request_take(q);
     if (!r) return 0;
@@ -790,7 +811,8 @@ static void wc_emit_ipc(lua_State *L, mh_renderer_t *r, const char *name, int ev
 }
 
 static void refuse(mh_renderer_t *r, const char *why) {
-  fprintf(stderr, "mainhost: renderer '%s' (id %d): refused a message: %s\n", r->name, r->id, why);
+  fprintf(stderr, "mainhost: renderer '%s' (id %d): refused a message: %s\n", r->name, r->id,
+          logsafe(why, (char[4 * 400 + 8]){0}, 400));
 }
 
 /* Runs inside the protected call of mh_lipc_dispatch: whatever a renderer
@@ -904,7 +926,7 @@ static void on_line_body(lua_State *L, mh_renderer_t *r, const char *line, size_
           /* Electron warns and leaves the renderer blocked; we warn and
            * answer, so a typo in a channel name never hangs a renderer. */
           fprintf(stderr, "mainhost: WebContents #%d called ipcRenderer.sendSync() with '%s' "
-                  "channel without listeners.\n", r->id, ch);
+                  "channel without listeners.\n", r->id, SAFE(ch));
           lua_rawgetp(L, ev, &TOKEN_KEY);
           mh_request_t *q = lua_touserdata(L, -1);
           q->done = 1;
@@ -931,7 +953,8 @@ static void on_line_body(lua_State *L, mh_renderer_t *r, const char *line, size_
         }
         if (!mh_emitter_get_handler(scope, ch, chn, &ref, &once)) {
           lua_pushfstring(L, "Error: No handler registered for '%s'", ch);
-          fprintf(stderr, "mainhost: Error occurred in handler for '%s': %s\n", ch, lua_tostring(L, -1));
+          fprintf(stderr, "mainhost: Error occurred in handler for '%s': %s\n", SAFE(ch),
+                  SAFE(lua_tostring(L, -1)));
           size_t tn;
           const char *text = lua_tolstring(L, -1, &tn);
           take_pending(r, m.id);

@@ -70,9 +70,13 @@ void mh_chan_dispatch(mh_chan_t *c) {
       c->on_line(c, line, len);
       continue;
     }
+    if (c->throttled) break;
     int r = mh_framer_next(&c->in, &line, &len);
     if (r == 1) {
       c->on_line(c, line, len);
+      /* A peer that sends requests and never reads their replies: stop
+       * taking its lines until it has read half of what waits for it. */
+      if (c->high_water && mh_chan_queued(c) >= c->high_water) c->throttled = 1;
       continue;
     }
     if (r < 0) end_stream(c, MH_CHAN_EOVERSIZE);
@@ -96,7 +100,7 @@ static void release_idle(mh_chan_t *c) {
 }
 
 static void do_read(mh_chan_t *c) {
-  for (int i = 0; i < READS_PER_WAKE && !c->ended && !c->closing; i++) {
+  for (int i = 0; i < READS_PER_WAKE && !c->ended && !c->closing && !c->throttled; i++) {
     ssize_t n = read_some(c);
     if (n == -EAGAIN || n == -EWOULDBLOCK) break;
     if (n <= 0) {
@@ -152,10 +156,16 @@ static int write_some(mh_chan_t *c) {
   return 0;
 }
 
+static void schedule_redispatch(mh_chan_t *c);
+
 void mh_chan_flush(mh_chan_t *c) {
   if (c->closing || c->write_failed) return;
   int rc = write_some(c);
-  int ev = c->ended ? 0 : UV_READABLE;
+  if (c->throttled && mh_chan_queued(c) <= c->high_water / 2) {
+    c->throttled = 0;
+    schedule_redispatch(c);  /* the lines it held back */
+  }
+  int ev = (c->ended || c->throttled) ? 0 : UV_READABLE;
   if (rc == 1) ev |= UV_WRITABLE;
   set_events(c, ev);
 }
@@ -259,7 +269,7 @@ static int defer_line(mh_chan_t *c, const char *line, size_t n) {
 
 /* After a wait, what it held back (and what came after the reply) is
  * delivered from the loop: nothing else would wake us for bytes already
- * read. */
+ * read. Also after a throttle ends. */
 static void schedule_redispatch(mh_chan_t *c) {
   if (c->redispatch || c->closing) return;
   c->redispatch = 1;

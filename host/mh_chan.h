@@ -32,6 +32,9 @@ struct mh_chan {
   size_t out_pos;          /* how much of out the kernel has taken */
   int events;              /* UV_READABLE / UV_WRITABLE being watched */
   int dirty, ended, closing, dispatching, write_failed, redispatch;
+  size_t high_water;       /* 0, or: past this many queued bytes, stop reading
+                              (and dispatching) until half of it is written */
+  int throttled;
   mh_chan_t *next_dirty;
   mh_chan_t *next_redispatch;
   mh_chan_line_cb on_line;

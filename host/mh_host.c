@@ -6,6 +6,7 @@
  * refs, lua_close. */
 #include "mh_host.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -564,6 +565,7 @@ static void spawn_from_spec(mh_spec_t *spec) {
   r->chan.run_dispatch = mh_lipc_dispatch;
   if (mh_chan_open(&r->chan, &H.chans, sv[0], H.cfg->limits.max_message_bytes,
                    mh_lipc_on_line, chan_end) == 0) {
+    r->chan.high_water = H.cfg->limits.max_queued_bytes;
     r->open_handles++;
     our_handles++;
     r->chan_ended = 0;
@@ -762,7 +764,21 @@ static void shutdown_host(void) {
 
 /* Loop, signals, Lua state and the mainhost module: everything but the
  * app itself. -1 when Lua cannot start (reported). */
+/* Descriptors we inherited (a terminal's, a tool's) are not the
+ * renderers' business: close-on-exec for everything above stderr. */
+static void cloexec_inherited(void) {
+  DIR *d = opendir("/proc/self/fd");
+  if (!d) return;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    int fd = atoi(e->d_name);
+    if (fd > 2 && fd != dirfd(d)) fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
+  }
+  closedir(d);
+}
+
 static int host_setup(mh_config_t *cfg) {
+  cloexec_inherited();
   signal(SIGPIPE, SIG_IGN);
   setvbuf(stdout, NULL, _IOLBF, 0);
   memset(&H, 0, sizeof H);
@@ -840,6 +856,7 @@ mh_renderer_t *mh_host_attach(const char *name, int fd) {
   r->chan.run_dispatch = mh_lipc_dispatch;
   if (mh_chan_open(&r->chan, &H.chans, fd, H.cfg->limits.max_message_bytes, mh_lipc_on_line,
                    chan_end) == 0) {
+    r->chan.high_water = H.cfg->limits.max_queued_bytes;
     r->open_handles++;
     our_handles++;
     send_hello(r);
