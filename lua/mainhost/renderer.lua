@@ -14,7 +14,8 @@ local yield, running, isyieldable, resume = coroutine.yield, coroutine.running, 
 local select, type, error = select, type, error
 
 local REPLY = setmetatable({}, { __name = "mainhost.renderer.reply" })
-local pending = {} -- invoke id -> { co, ch }
+local pending = {} -- invoke id -> the coroutine waiting for its reply
+local pending_ch = {} -- invoke id -> its channel (for error reports)
 local next_id = 0
 local frames = {} -- frame id -> frame
 local next_frame = 1
@@ -30,16 +31,18 @@ end
 
 -- Waits for the reply to request id: in a coroutine by yielding (others go
 -- on meanwhile), elsewhere by blocking on the socket.
+local function again(key, ...)
+  if key ~= REPLY then return again(yield()) end -- a resume that is not ours
+  return ...
+end
+
 local function await_reply(id, ch)
   local co, main = running()
   if main or not isyieldable() then
     return channel.wait(id)
   end
-  pending[id] = { co = co, ch = ch }
-  local function again(key, ...)
-    if key ~= REPLY then return again(yield()) end -- a resume that is not ours
-    return ...
-  end
+  pending[id] = co
+  pending_ch[id] = ch
   return again(yield())
 end
 
@@ -117,13 +120,14 @@ channel.set_dispatch(function(kind, id, frame, ch, err, ...)
     local ipc = f.ipcRenderer
     ipc.emit(ch, { sender = ipc, frameId = f.id, ports = {} }, ...)
   elseif kind == "result" then
-    local p = pending[id]
-    if not p then return end
-    pending[id] = nil
-    local okr, e = resume(p.co, REPLY, err, ...)
+    local co = pending[id]
+    if not co then return end
+    local ch = pending_ch[id]
+    pending[id], pending_ch[id] = nil, nil
+    local okr, e = resume(co, REPLY, err, ...)
     if not okr then
-      io.stderr:write("mainhost: error in a coroutine waiting on invoke('", p.ch, "'): ",
-        debug.traceback(p.co, tostring(e)), "\n")
+      io.stderr:write("mainhost: error in a coroutine waiting on invoke('", ch, "'): ",
+        debug.traceback(co, tostring(e)), "\n")
     end
   end
 end)
