@@ -297,19 +297,7 @@ void mh_emitter_clear(mh_emitter_t *e, mh_release_fn release, void *ud) {
 
 void mh_emitter_free(mh_emitter_t *e, mh_release_fn release, void *ud) {
   if (!e) return;
-  e->busy++;
-  for (size_t i = 0; i < e->nents; i++) {
-    mh_chan_t *c = &e->ents[i];
-    if (!c->name) continue;
-    if (release) {
-      for (size_t j = 0; j < c->nls; j++) release(ud, c->ls[j].ref);
-      if (c->has_handler) release(ud, c->href);
-    }
-    free(c->name);
-    free(c->ls);
-  }
-  free(e->ents);
-  free(e->idx);
+  mh_emitter_clear(e, release, ud);
   free(e);
 }
 

@@ -120,6 +120,12 @@ function M.mixin(obj)
     return true
   end
 
+  return M.bind(obj, methods)
+end
+
+--- Sets obj[name] for each of methods so that both obj.name(...) and
+--- obj:name(...) work (a first argument that is obj itself is dropped).
+function M.bind(obj, methods)
   for name, f in pairs(methods) do
     obj[name] = function(a, ...)
       if a == obj then return f(...) end

@@ -78,12 +78,7 @@ local function new_ipc_renderer(frame_id)
   end
 
   -- Callable as ipcRenderer.send(...) or ipcRenderer:send(...).
-  for name, f in pairs(methods) do
-    obj[name] = function(a, ...)
-      if a == obj then return f(...) end
-      return f(a, ...)
-    end
-  end
+  emitter.bind(obj, methods)
   return setmetatable(obj, { __name = "mainhost.IpcRenderer" })
 end
 
