@@ -281,6 +281,29 @@ describe("values", function()
     assert_line(r.stdout, "[ui] ui: length 1048576, same true", r.stdout .. r.stderr)
   end)
 
+  it("a 10 MiB string and a 100,000-element array round-trip through invoke unchanged", function()
+    local r = app([[
+      mh.ipcMain.handle("echo", function(e, s, list)
+        print("main: string " .. #s .. ", array " .. #list .. ", last " .. list[#list])
+        return s, list
+      end)
+      mh.ipcMain.on("done", function() mh.app.quit() end)
+    ]], [[
+      local big = string.rep(BYTES, 40960)
+      local list = {}
+      for i = 1, 100000 do list[i] = (i % 3 == 0) and (i + 0.5) or i end
+      local s, back = ipcRenderer.invoke("echo", big, list)
+      local same = #back == #list
+      for i = 1, #list do
+        if back[i] ~= list[i] or math.type(back[i]) ~= math.type(list[i]) then same = false break end
+      end
+      print("ui: string same " .. tostring(s == big) .. ", array same " .. tostring(same))
+      ipcRenderer.send("done")
+    ]])
+    assert_line(r.stdout, "main: string 10485760, array 100000, last 100000", r.stdout .. r.stderr)
+    assert_line(r.stdout, "[ui] ui: string same true, array same true", r.stdout .. r.stderr)
+  end)
+
   -- Refusals in the renderer: SETUP runs first, then send/invoke with ARGS.
   local refusals = {
     { what = "a function deep in a table", setup = "", args = "1, {items = {1, 2, print}}",
