@@ -1057,8 +1057,7 @@ static int wc_send_to_frame(lua_State *L) {
   }
   size_t chn;
   const char *ch = lua_tolstring(L, 2, &chn);
-  write_msg(L, r, ch, chn, frame, 3, lua_gettop(L), 3);
-  lua_pushboolean(L, 1);
+  lua_pushboolean(L, write_msg(L, r, ch, chn, frame, 3, lua_gettop(L), 3) == 0);
   return 1;
 }
 
@@ -1354,12 +1353,15 @@ static int l_create_renderer(lua_State *L) {
   }
   lua_pop(L, 1);
   if (!c.env) c.env = none;
-  static const char *const restarts[] = {"never", "on-failure", "always", NULL};
-  lua_getfield(L, 1, "restart");
-  c.restart = luaL_checkoption(L, -1, "never", restarts);
-  lua_pop(L, 1);
-  lua_getfield(L, 1, "maxRestarts");
-  lua_Integer mr = luaL_optinteger(L, -1, MH_DEFAULT_MAX_RESTARTS);
+  const char *restart = opt_str(L, 1, "restart");
+  if (!restart || !strcmp(restart, "never")) c.restart = MH_RESTART_NEVER;
+  else if (!strcmp(restart, "on-failure")) c.restart = MH_RESTART_ON_FAILURE;
+  else if (!strcmp(restart, "always")) c.restart = MH_RESTART_ALWAYS;
+  else return luaL_error(L, "createRenderer: 'restart' must be \"never\", \"on-failure\" or \"always\" (got \"%s\")", restart);
+  int ty = lua_getfield(L, 1, "maxRestarts");
+  if (ty != LUA_TNIL && !lua_isinteger(L, -1))
+    return luaL_error(L, "createRenderer: 'maxRestarts' must be an integer, got %s", luaL_typename(L, -1));
+  lua_Integer mr = ty == LUA_TNIL ? MH_DEFAULT_MAX_RESTARTS : lua_tointeger(L, -1);
   if (mr < 0 || mr > 1000) return luaL_error(L, "createRenderer: 'maxRestarts' must be 0..1000");
   c.max_restarts = (int)mr;
   lua_pop(L, 1);

@@ -199,6 +199,7 @@ static void run(lua_State *L, int nargs) {
   }
   /* L: fn, token, args..., co. co gets: trampoline, token, fn, args... */
   lua_insert(L, base);  /* keeps co alive during the resume */
+  if (!lua_checkstack(co, nargs + 16)) luaL_error(L, "too many arguments (%d) for a coroutine", nargs);
   lua_pushcfunction(co, trampoline);
   lua_pushvalue(L, base + 2);
   lua_xmove(L, co, 1);  /* token */

@@ -104,6 +104,7 @@ static void do_read(mh_chan_t *c) {
     ssize_t n = read_some(c);
     if (n == -EAGAIN || n == -EWOULDBLOCK) break;
     if (n <= 0) {
+      c->throttled = 0;  /* the peer is gone: what it sent is all handled */
       dispatch(c);  /* complete lines first, then the end */
       end_stream(c, n == 0 ? 0 : (int)n);
       return;
@@ -124,6 +125,7 @@ static void do_read(mh_chan_t *c) {
 }
 
 void mh_chan_drain(mh_chan_t *c) {
+  c->throttled = 0;  /* the peer has exited: take everything it sent */
   while (!c->ended && !c->closing) {
     ssize_t n = read_some(c);
     if (n == -EAGAIN || n == -EWOULDBLOCK) break;
@@ -161,6 +163,10 @@ static void schedule_redispatch(mh_chan_t *c);
 void mh_chan_flush(mh_chan_t *c) {
   if (c->closing || c->write_failed) return;
   int rc = write_some(c);
+  if (c->close_when_flushed) {
+    if (rc != 1) mh_chan_close(c, c->on_closed);  /* all written, or the peer is gone */
+    return;
+  }
   if (c->throttled && mh_chan_queued(c) <= c->high_water / 2) {
     c->throttled = 0;
     schedule_redispatch(c);  /* the lines it held back */
@@ -172,6 +178,10 @@ void mh_chan_flush(mh_chan_t *c) {
 
 static void on_poll(uv_poll_t *h, int status, int events) {
   mh_chan_t *c = h->data;
+  if (status < 0 && c->close_when_flushed) {
+    mh_chan_close(c, c->on_closed);  /* the peer is gone: nothing more will be written */
+    return;
+  }
   if (status < 0) {
     /* libuv says EBADF for POLLERR: on a socket, the peer went away (with
      * our bytes unread). Take what it wrote before that, then end. */
@@ -185,19 +195,24 @@ static void on_poll(uv_poll_t *h, int status, int events) {
 
 static void on_prepare(uv_prepare_t *h) {
   mh_chan_group_t *g = h->data;
-  while (g->redispatch) {
-    mh_chan_t *c = g->redispatch;
-    g->redispatch = c->next_redispatch;
-    c->next_redispatch = NULL;
-    c->redispatch = 0;
-    dispatch(c);
-  }
-  while (g->dirty) {
-    mh_chan_t *c = g->dirty;
-    g->dirty = c->next_dirty;
-    c->next_dirty = NULL;
-    c->dirty = 0;
-    mh_chan_flush(c);
+  /* A flush can lift a throttle (more to dispatch) and a dispatch can write
+   * (more to flush): go on until both are done, or the loop would sleep
+   * with work in hand. */
+  while (g->redispatch || g->dirty) {
+    while (g->redispatch) {
+      mh_chan_t *c = g->redispatch;
+      g->redispatch = c->next_redispatch;
+      c->next_redispatch = NULL;
+      c->redispatch = 0;
+      dispatch(c);
+    }
+    while (g->dirty) {
+      mh_chan_t *c = g->dirty;
+      g->dirty = c->next_dirty;
+      c->next_dirty = NULL;
+      c->dirty = 0;
+      mh_chan_flush(c);
+    }
   }
 }
 
@@ -236,7 +251,7 @@ int mh_chan_open(mh_chan_t *c, mh_chan_group_t *g, int fd, size_t max_line,
 }
 
 mh_buf_t *mh_chan_out(mh_chan_t *c) {
-  if (c->closing || c->write_failed) return NULL;
+  if (c->closing || c->write_failed || c->close_when_flushed) return NULL;
   if (!c->dirty) {
     c->dirty = 1;
     c->next_dirty = c->group->dirty;
@@ -326,6 +341,21 @@ static void on_close(uv_handle_t *h) {
   mh_buf_free(&c->deferred);
   mh_buf_free(&c->out);
   if (c->on_closed) c->on_closed(c);
+}
+
+void mh_chan_close_flushed(mh_chan_t *c, mh_chan_closed_cb on_closed) {
+  if (c->closing) return;
+  write_some(c);
+  if (c->write_failed || mh_chan_queued(c) == 0) {
+    mh_chan_close(c, on_closed);
+    return;
+  }
+  /* Stop reading and taking messages; close once the rest is written. */
+  c->close_when_flushed = 1;
+  c->on_closed = on_closed;
+  c->ended = 1;
+  c->events = -1;  /* force set_events to apply */
+  set_events(c, UV_WRITABLE);
 }
 
 void mh_chan_close(mh_chan_t *c, mh_chan_closed_cb on_closed) {

@@ -35,6 +35,7 @@ struct mh_chan {
   size_t high_water;       /* 0, or: past this many queued bytes, stop reading
                               (and dispatching) until half of it is written */
   int throttled;
+  int close_when_flushed;  /* mh_chan_close_flushed in progress */
   mh_chan_t *next_dirty;
   mh_chan_t *next_redispatch;
   mh_chan_line_cb on_line;
@@ -86,6 +87,11 @@ void mh_chan_drain(mh_chan_t *c);
 
 /* Delivers deferred lines, then buffered ones. Safe to re-enter. */
 void mh_chan_dispatch(mh_chan_t *c);
+
+/* An orderly close: stops reading and taking messages, writes what is
+ * queued, then closes (at once when nothing is queued or the peer is
+ * gone). on_closed as for mh_chan_close. */
+void mh_chan_close_flushed(mh_chan_t *c, mh_chan_closed_cb on_closed);
 
 /* Stops reading and writing, closes the socket; on_closed (may be NULL)
  * runs from the close callback, after which the memory is the owner's. */

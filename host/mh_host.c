@@ -313,6 +313,13 @@ static void grace_cb(uv_timer_t *t) {
   mh_renderer_t *r = t->data;
   if (r->exited || !r->spawned) return;
   unsigned ms = H.cfg->limits.quit_timeout_ms;
+  if (r->chan.close_when_flushed && !r->chan.closing) {
+    /* It did not read what was left for it: hang up anyway (it sees EOF
+     * and may still leave on its own), then the signals. */
+    mh_chan_close(&r->chan, r->chan.on_closed);
+    uv_timer_start(t, grace_cb, ms, 0);
+    return;
+  }
   if (r->kill_stage == 0) {
     fprintf(stderr, "mainhost: renderer '%s' (id %d) still running %u ms after its channel "
             "closed; sending SIGTERM\n", r->name, r->id, ms);
@@ -328,9 +335,10 @@ static void grace_cb(uv_timer_t *t) {
 void mh_host_close_renderer(mh_renderer_t *r) {
   r->closed_by_us = 1;
   if (!r->chan_ended && !r->chan.closing) {
-    mh_chan_flush(&r->chan);
     r->chan_ended = 1;
-    mh_chan_close(&r->chan, chan_closed);  /* the renderer sees EOF and exits */
+    /* What main sent before closing still goes; then the renderer sees EOF
+     * and exits (the grace timer bounds the wait). */
+    mh_chan_close_flushed(&r->chan, chan_closed);
   }
   if (r->spawned && !r->exited && !uv_is_active((uv_handle_t *)&r->timer) &&
       !uv_is_closing((uv_handle_t *)&r->timer)) {
@@ -360,7 +368,7 @@ static char **build_env(const mh_renderer_conf_t *rc, int id) {
   const char *fixed[] = {"MAINHOST_IPC_FD=3", "NODE_CHANNEL_FD=3",
                          "NODE_CHANNEL_SERIALIZATION_MODE=json"};
   static const char *ours[] = {"MAINHOST_IPC_FD", "NODE_CHANNEL_FD", "NODE_CHANNEL_SERIALIZATION_MODE",
-                               "MAINHOST_RENDERER_ID", "MAINHOST_RENDERER_NAME", NULL};
+                               "MAINHOST_RENDERER_ID", "MAINHOST_RENDERER_NAME", "MAINHOST_MAX_DEPTH", NULL};
   size_t nenv = 0, nconf = 0;
   while (environ[nenv]) nenv++;
   while (rc->env[nconf]) nconf++;
@@ -382,6 +390,9 @@ static char **build_env(const mh_renderer_conf_t *rc, int id) {
     if (!(env[k++] = strdup(fixed[i]))) goto nomem;
   if (!(env[k++] = dupf("MAINHOST_RENDERER_ID=%s", idbuf))) goto nomem;
   if (!(env[k++] = dupf("MAINHOST_RENDERER_NAME=%s", rc->name))) goto nomem;
+  char depth[32];
+  snprintf(depth, sizeof depth, "%d", H.cfg->limits.max_depth);
+  if (!(env[k++] = dupf("MAINHOST_MAX_DEPTH=%s", depth))) goto nomem;
   for (size_t j = 0; j < nconf; j++)
     if (!(env[k++] = strdup(rc->env[j]))) goto nomem;
   env[k] = NULL;

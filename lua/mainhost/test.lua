@@ -216,7 +216,11 @@ local function encode_args(...)
   for i = 1, select("#", ...) do
     local v = select(i, ...)
     local ok, text = pcall(json.encode, v)
-    if not ok then error(("argument %d: %s"):format(i + 1, tostring(text):gsub("^value:? ?", "")), 4) end
+    if not ok then
+      -- "value .f: ..." from json.encode becomes "argument 2 .f: ...", as the runtimes say it
+      local msg = tostring(text):gsub("^value", "")
+      error(("argument %d%s"):format(i + 1, msg), 4)
+    end
     parts[i] = text
   end
   return table.concat(parts, ",")
