@@ -1,0 +1,153 @@
+-- Regressions from the last review: many arguments through the runner,
+-- what main queued before a close, a small maxQueuedBytes with a renderer
+-- that reads late, and the API edges fixed with them. Real host, real
+-- renderer processes; timeouts only guard against hangs.
+local t = require("mainhost.test")
+
+local function app(files, opts)
+  local r = t.run_app(files, opts)
+  assert.is_false(r.timed_out, "the app hung:\n" .. r.stdout .. r.stderr)
+  return r
+end
+
+local function has_line(text, line)
+  for l in (text .. "\n"):gmatch("([^\n]*)\n") do
+    if l == line then return true end
+  end
+  return false
+end
+
+local function assert_line(text, line, all)
+  assert(has_line(text, line), ("expected the line\n  %s\nin\n%s"):format(line, all or text))
+end
+
+describe("closing and many arguments", function()
+  after_each(function() t.cleanup() end)
+
+  it("hands a message with 1000 arguments to a listener, a handler, ipcMain.emit and a renderer listener", function()
+    local r = app({
+      ["mainhost.json"] = { main = "main.lua", renderers = { { name = "ui", script = "ui.lua" } } },
+      ["main.lua"] = [[
+        local mh = require("mainhost")
+        local function many() local t = {} for i = 1, 1000 do t[i] = i end return table.unpack(t) end
+        mh.ipcMain.on("many", function(e, ...)
+          print("main: listener " .. select("#", ...) .. " last " .. select(1000, ...))
+          e.reply("many", many())
+        end)
+        mh.ipcMain.handle("many", function(e, ...) return select("#", ...), select(1000, ...) end)
+        mh.ipcMain.on("local", function(...) print("main: emit " .. select("#", ...)) end)
+        mh.ipcMain.emit("local", many())
+        mh.ipcMain.on("done", function() mh.app.quit() end)
+      ]],
+      ["ui.lua"] = [[
+        local ipc = require("mainhost.renderer").ipcRenderer
+        local function many() local t = {} for i = 1, 1000 do t[i] = i end return table.unpack(t) end
+        ipc.on("many", function(e, ...)
+          print("ui: listener " .. select("#", ...) .. " last " .. select(1000, ...))
+          print("ui: invoke " .. table.concat({ ipc.invoke("many", many()) }, " "))
+          ipc.send("done")
+        end)
+        ipc.send("many", many())
+      ]],
+    })
+    assert.are.equal(0, r.code, r.stderr)
+    assert_line(r.stdout, "main: emit 1000", r.stdout .. r.stderr)
+    assert_line(r.stdout, "main: listener 1000 last 1000", r.stdout .. r.stderr)
+    assert_line(r.stdout, "[ui] ui: listener 1000 last 1000", r.stdout .. r.stderr)
+    assert_line(r.stdout, "[ui] ui: invoke 1000 1000", r.stdout .. r.stderr)
+  end)
+
+  it("delivers every message main queued before app.quit, then the renderer sees the end", function()
+    local r = app({
+      ["mainhost.json"] = { main = "main.lua", renderers = { { name = "ui", script = "ui.lua" } } },
+      ["main.lua"] = [[
+        local mh = require("mainhost")
+        mh.ipcMain.on("ready", function(e)
+          local chunk = ("x"):rep(100000)
+          for i = 1, 100 do e.sender.send("chunk", chunk) end
+          mh.app.quit()
+        end)
+      ]],
+      ["ui.lua"] = [[
+        local ipc = require("mainhost.renderer").ipcRenderer
+        local n = 0
+        ipc.on("chunk", function(e, s)
+          n = n + 1
+          if n == 100 then print("ui: got all 100 chunks of " .. #s) end
+        end)
+        ipc.send("ready")
+      ]],
+    })
+    assert.are.equal(0, r.code, r.stderr)
+    assert_line(r.stdout, "[ui] ui: got all 100 chunks of 100000", r.stdout .. r.stderr)
+  end)
+
+  it("keeps answering a renderer that sent a burst of invokes before reading, under a 1 MiB maxQueuedBytes", function()
+    local r = app({
+      ["mainhost.json"] = { main = "main.lua", renderers = { { name = "ui", script = "ui.lua" } },
+        limits = { maxQueuedBytes = 1048576 } },
+      ["main.lua"] = [[
+        local mh = require("mainhost")
+        local answer = ("y"):rep(4096)
+        mh.ipcMain.handle("work", function(e, i) return i, answer end)
+        mh.ipcMain.on("done", function(e, n) print("main: renderer got " .. n); mh.app.quit() end)
+      ]],
+      ["ui.lua"] = [[
+        local ipc = require("mainhost.renderer").ipcRenderer
+        local n, N = 0, 1000
+        -- Every invoke is written before any reply is read: a coroutine each.
+        for i = 1, N do
+          coroutine.wrap(function()
+            local j = ipc.invoke("work", i)
+            n = n + 1
+            if n == N then ipc.send("done", n) end
+          end)()
+        end
+      ]],
+    })
+    assert.are.equal(0, r.code, r.stderr)
+    assert_line(r.stdout, "main: renderer got 1000", r.stdout .. r.stderr)
+  end)
+
+  it("names the option in createRenderer's errors for restart and maxRestarts", function()
+    local r = app({
+      ["mainhost.json"] = { main = "main.lua" },
+      ["main.lua"] = [[
+        local mh = require("mainhost")
+        print("main: " .. select(2, pcall(mh.createRenderer, { command = { "true" }, restart = "sometimes" })))
+        print("main: " .. select(2, pcall(mh.createRenderer, { command = { "true" }, maxRestarts = "x" })))
+      ]],
+    })
+    local all = r.stdout .. r.stderr
+    assert.matches("createRenderer: 'restart' must be \"never\", \"on-failure\" or \"always\" (got \"sometimes\")",
+      r.stdout, 1, true)
+    assert.matches("createRenderer: 'maxRestarts' must be an integer, got string", r.stdout, 1, true)
+    assert.is_nil(all:find("bad argument #-1", 1, true), all)
+  end)
+
+  it("makes sendToFrame return false, like send, when a renderer that does not read has too much queued", function()
+    local r = app({
+      ["mainhost.json"] = { main = "main.lua", limits = { maxQueuedBytes = 65536 },
+        renderers = { { name = "deaf", command = { "sh", "-c", "echo ready; exec sleep 30" } } } },
+      ["main.lua"] = [[
+        local mh = require("mainhost")
+        mh.app.on("web-contents-created", function(_, wc)
+          local uv = require("luv")
+          local t = uv.new_timer()
+          t:start(0, 0, function()
+            t:close()
+            local chunk = ("z"):rep(8192)
+            local first_false
+            for i = 1, 200 do
+              if not wc.sendToFrame(1, "x", chunk) then first_false = first_false or i end
+            end
+            print("main: sendToFrame false from " .. tostring(first_false))
+            mh.app.exit(0)
+          end)
+        end)
+      ]],
+    })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.matches("main: sendToFrame false from %d+", r.stdout)
+  end)
+end)
