@@ -45,6 +45,23 @@ typedef struct mh_request {
   int64_t id;
 } mh_request_t;
 
+/* Strings and metatables used on every message, kept as refs so nothing
+ * on the per-message path is looked up by name (see cache_open). */
+enum { K_SENDER, K_PROCESS_ID, K_FRAME_ID, K_IPC_MESSAGE, K_IPC_MESSAGE_SYNC, K_EVENT_MT, K_SYNC_MT,
+       K_INVOKE_MT, K_REQ_MT, K_COUNT };
+static int cached[K_COUNT] = {LUA_NOREF, LUA_NOREF, LUA_NOREF, LUA_NOREF, LUA_NOREF,
+                              LUA_NOREF, LUA_NOREF, LUA_NOREF, LUA_NOREF};
+
+/* The request at idx, or NULL when it is not one. [-0, +0, -] */
+static struct mh_request *to_request(lua_State *L, int idx) {
+  void *p = lua_touserdata(L, idx);
+  if (!p || !lua_getmetatable(L, idx)) return NULL;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, cached[K_REQ_MT]);
+  int ok = lua_rawequal(L, -1, -2);
+  lua_pop(L, 2);
+  return ok ? p : NULL;
+}
+
 static int max_depth(void) { return H.cfg ? H.cfg->limits.max_depth : MH_DEFAULT_MAX_DEPTH; }
 /* Values we send sit two levels down (the message object, its args array),
  * so a receiver with the same limit can read what we write. */
@@ -221,7 +238,8 @@ static mh_request_t *push_request(lua_State *L, mh_renderer_t *r, int64_t id, in
   q->kind = kind;
   q->done = 0;
   q->id = id;
-  luaL_setmetatable(L, REQ_MT);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, cached[K_REQ_MT]);
+  lua_setmetatable(L, -2);
   lua_pushvalue(L, ch_idx);
   lua_setiuservalue(L, -2, 1);
   return q;
@@ -276,7 +294,7 @@ static int l_finish(lua_State *L) {
     if (!ok) mh_lstate_report(L, lua_tostring(L, 1), lua_tostring(L, 4));
     return 0;
   }
-  mh_request_t *q = luaL_testudata(L, 1, REQ_MT);
+  mh_request_t *q = to_request(L, 1);
   if (!q) return 0;
   lua_getiuservalue(L, 1, 1);
   const char *ch = lua_tostring(L, -1);
@@ -404,7 +422,7 @@ static int sync_event_newindex(lua_State *L) {
     return 0;
   }
   lua_rawgetp(L, 1, &TOKEN_KEY);
-  mh_request_t *q = luaL_testudata(L, -1, REQ_MT);
+  mh_request_t *q = to_request(L, -1);
   if (!q || q->done) return 0;
   mh_renderer_t *r = mh_host_renderer(q->rid);
   if (!r || !take_pending(r, q->id)) {
@@ -435,10 +453,6 @@ static int sync_event_newindex(lua_State *L) {
 
 /* One event table a message: its keys and metatables are kept as refs, so
  * making it looks nothing up by name. */
-enum { K_SENDER, K_PROCESS_ID, K_FRAME_ID, K_IPC_MESSAGE, K_IPC_MESSAGE_SYNC, K_EVENT_MT, K_SYNC_MT,
-       K_INVOKE_MT, K_COUNT };
-static int cached[K_COUNT] = {LUA_NOREF, LUA_NOREF, LUA_NOREF, LUA_NOREF, LUA_NOREF,
-                              LUA_NOREF, LUA_NOREF, LUA_NOREF};
 
 static void cache_open(lua_State *L) {
   static const char *const keys[] = {"sender", "processId", "frameId", "ipc-message", "ipc-message-sync"};
@@ -452,6 +466,8 @@ static void cache_open(lua_State *L) {
   cached[K_SYNC_MT] = mh_ref(L);
   luaL_getmetatable(L, INVOKE_EVENT_MT);
   cached[K_INVOKE_MT] = mh_ref(L);
+  luaL_getmetatable(L, REQ_MT);
+  cached[K_REQ_MT] = mh_ref(L);
 }
 
 static void cache_close(lua_State *L) {
