@@ -25,6 +25,7 @@ static mh_chan_t chan;
 static mh_chan_group_t group;
 static int chan_open;
 static int dispatch_ref = LUA_NOREF;
+static int pending_ref = LUA_NOREF, pending_ch_ref = LUA_NOREF, reply_ref = LUA_NOREF;
 static mh_buf_t scratch;
 static char MAIN_TOKEN;
 static int max_depth = 200;
@@ -41,9 +42,59 @@ static int push_message(lua_State *L, const char *line, size_t n) {
 
 /* Decoding and dispatch run in one protected call: a message too large
  * for the Lua stack is an error for that message, not a panic. */
+/* A result for an invoke that waits in a coroutine: resume it here, with
+ * (REPLY, err, values...) as renderer.lua's dispatch would, without a trip
+ * through Lua for every reply. 1 when handled. Stack: ch, err, args... */
+static int resume_waiter(lua_State *L, int64_t id, int nvals) {
+  if (pending_ref == LUA_NOREF) return 0;
+  int base = lua_gettop(L) - nvals + 1;  /* ch */
+  lua_rawgeti(L, LUA_REGISTRYINDEX, pending_ref);
+  lua_rawgeti(L, -1, id);
+  lua_State *co = lua_tothread(L, -1);
+  if (!co) {
+    lua_pop(L, 2);
+    return 0;  /* not one of ours (a blocking wait, or gone): the Lua path */
+  }
+  lua_pushnil(L);
+  lua_rawseti(L, -3, id);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, pending_ch_ref);
+  lua_rawgeti(L, -1, id);  /* the channel, for an error report */
+  lua_pushnil(L);
+  lua_rawseti(L, -3, id);
+  lua_remove(L, -2);
+  /* stack: ch, err, args..., pending, co, chname */
+  lua_insert(L, base);    /* chname below everything */
+  lua_insert(L, base + 1);  /* co */
+  lua_pop(L, 1);          /* pending */
+  /* stack: chname, co, ch, err, args...: ch's slot becomes REPLY */
+  lua_rawgeti(L, LUA_REGISTRYINDEX, reply_ref);
+  lua_replace(L, base + 2);
+  if (!lua_checkstack(co, nvals + 8)) return luaL_error(L, "too many values for a coroutine");
+  lua_xmove(L, co, nvals);
+  int nres;
+  int st = lua_resume(co, L, nvals, &nres);
+  if (st == LUA_OK || st == LUA_YIELD) {
+    lua_pop(co, nres);
+  } else {
+    luaL_traceback(L, co, lua_tostring(co, -1), 0);
+    fprintf(stderr, "mainhost: error in a coroutine waiting on invoke('%s'): %s\n",
+            lua_tostring(L, base) ? lua_tostring(L, base) : "?", lua_tostring(L, -1));
+  }
+  lua_settop(L, base - 1);
+  return 1;
+}
+
 static int l_on_line(lua_State *L) {
   const char *line = lua_touserdata(L, 1);
   size_t n = (size_t)lua_tointeger(L, 2);
+  lua_settop(L, 0);
+  mh_msg_t m;
+  char err[256];
+  if (mh_lconv_decode_msg(L, line, n, &scratch, max_depth, &m, err, sizeof err) != 0) {
+    fprintf(stderr, "mainhost renderer: ignored a message from the host: %s\n", err);
+    return 0;
+  }
+  if (m.kind == MH_K_RESULT && m.has_id && resume_waiter(L, m.id, 2 + m.nargs)) return 0;
   lua_settop(L, 0);
   lua_rawgeti(L, LUA_REGISTRYINDEX, dispatch_ref);
   int nargs = push_message(L, line, n);
@@ -172,6 +223,19 @@ static int l_set_dispatch(lua_State *L) {
   return 0;
 }
 
+/* set_waiters(pending, pending_ch, REPLY): renderer.lua's tables of
+ * coroutines waiting for results, so replies resume them from C. */
+static int l_set_waiters(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  luaL_checkany(L, 3);
+  lua_settop(L, 3);
+  reply_ref = mh_ref(L);
+  pending_ch_ref = mh_ref(L);
+  pending_ref = mh_ref(L);
+  return 0;
+}
+
 static int l_flush(lua_State *L) {
   (void)L;
   if (chan_open) mh_chan_flush(&chan);
@@ -200,6 +264,7 @@ static int open_channel_module(lua_State *L) {
   static const luaL_Reg fns[] = {{"send", l_send},
                                  {"wait", l_wait},
                                  {"set_dispatch", l_set_dispatch},
+                                 {"set_waiters", l_set_waiters},
                                  {"flush", l_flush},
                                  {"is_open", l_is_open},
                                  {"encode", mh_lconv_l_encode},

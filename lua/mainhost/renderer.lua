@@ -108,6 +108,10 @@ end
 M.null = channel.null
 M.json = { encode = channel.encode, decode = channel.decode }
 
+-- Replies to invokes that wait in coroutines are resumed by the channel
+-- itself (the "result" branch below is for anything it leaves to us).
+channel.set_waiters(pending, pending_ch, REPLY)
+
 channel.set_dispatch(function(kind, id, frame, ch, err, ...)
   if kind == "msg" then
     local f = frames[frame or 1]
