@@ -138,6 +138,7 @@ int mh_lstate_load(lua_State *L, const char *path) {
 #define POOL_MAX 256
 
 static int pool_ref = LUA_NOREF;      /* a table: idle threads 1..npool */
+static int exposed_ref = LUA_NOREF;   /* weak set: threads coroutine.running() has handed out */
 static int npool;
 static int finisher_ref = LUA_NOREF;
 static char TRACEBACK_KEY;            /* registry[&TRACEBACK_KEY]: the last traceback */
@@ -211,7 +212,14 @@ static void run(lua_State *L, int nargs) {
   int st = lua_resume(co, L, nargs + 1, &nres);
   if (st == LUA_OK) {
     lua_settop(co, 0);
-    if (npool < POOL_MAX) {  /* finished without waiting: reuse it */
+    /* Reuse it only if no one holds it: a coroutine that code saw through
+     * coroutine.running() may be resumed later, and must then be dead, not
+     * someone else's job. */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, exposed_ref);
+    lua_pushvalue(L, base);
+    int seen = lua_rawget(L, -2) != LUA_TNIL;
+    lua_pop(L, 2);
+    if (!seen && npool < POOL_MAX) {  /* finished without waiting: reuse it */
       lua_rawgeti(L, LUA_REGISTRYINDEX, pool_ref);
       lua_pushvalue(L, base);
       lua_rawseti(L, -2, ++npool);
@@ -278,6 +286,25 @@ static int open_state(lua_State *L) {
   lua_newtable(L);
   pool_ref = mh_ref(L);
   npool = 0;
+  /* coroutine.running marks what it hands out (see run()). */
+  static const char wrap[] =
+      "local exposed = ...\n"
+      "local running = coroutine.running\n"
+      "coroutine.running = function()\n"
+      "  local co, main = running()\n"
+      "  if not main then exposed[co] = true end\n"
+      "  return co, main\n"
+      "end\n";
+  lua_newtable(L);
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_pushvalue(L, -1);
+  exposed_ref = mh_ref(L);
+  if (luaL_loadbuffer(L, wrap, sizeof wrap - 1, "=mainhost") != LUA_OK) return lua_error(L);
+  lua_insert(L, -2);
+  lua_call(L, 1, 0);
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
   lua_pushcfunction(L, open_runner);
   lua_setfield(L, -2, "mainhost.runner");
@@ -300,6 +327,7 @@ lua_State *mh_lstate_open(uv_loop_t *loop) {
 void mh_lstate_close(lua_State *L) {
   mh_unref(L, pool_ref);
   mh_unref(L, finisher_ref);
-  pool_ref = finisher_ref = LUA_NOREF;
+  mh_unref(L, exposed_ref);
+  pool_ref = finisher_ref = exposed_ref = LUA_NOREF;
   lua_close(L);
 }

@@ -76,7 +76,10 @@ void mh_chan_dispatch(mh_chan_t *c) {
       c->on_line(c, line, len);
       /* A peer that sends requests and never reads their replies: stop
        * taking its lines until it has read half of what waits for it. */
-      if (c->high_water && mh_chan_queued(c) >= c->high_water) c->throttled = 1;
+      if (c->high_water && mh_chan_queued(c) >= c->high_water) {
+        c->throttled = 1;
+        set_events(c, c->events & ~UV_READABLE);  /* or the readable peer spins the loop */
+      }
       continue;
     }
     if (r < 0) end_stream(c, MH_CHAN_EOVERSIZE);

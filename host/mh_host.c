@@ -106,6 +106,7 @@ static void spec_unref(mh_spec_t *spec) {
 
 static void renderer_free(mh_renderer_t *r) {
   if (r->id > 0 && (size_t)r->id <= H.nids && H.byid[r->id - 1] == r) H.byid[r->id - 1] = NULL;
+  if (r->id > 0 && (size_t)r->id <= H.nids && H.mem[r->id - 1] == r) H.mem[r->id - 1] = NULL;
   mh_buf_free(&r->out.partial);
   mh_buf_free(&r->err.partial);
   mh_pending_close(&r->pending);
@@ -194,6 +195,9 @@ static void maybe_gone(mh_renderer_t *r) {
     uv_timer_start(&spec->timer, restart_cb, delay, 0);
   }
   H.live--;
+  /* A close still waiting to flush: the process is gone (a child of it may
+   * hold the socket, so nothing would ever read the rest): hang up now. */
+  if (r->chan.close_when_flushed && !r->chan.closing) mh_chan_close(&r->chan, r->chan.on_closed);
   if (H.L) mh_lipc_renderer_gone(H.L, r, why, restart);  /* no events while exiting */
   H.byid[r->id - 1] = NULL;
   if (!r->timer.loop || !uv_is_closing((uv_handle_t *)&r->timer)) {
@@ -438,6 +442,9 @@ static int grow_ids(void) {
   mh_renderer_t **n = realloc(H.byid, cap * sizeof *n);
   if (!n) return -1;
   H.byid = n;
+  mh_renderer_t **m = realloc(H.mem, cap * sizeof *m);
+  if (!m) return -1;
+  H.mem = m;
   H.capids = cap;
   return 0;
 }
@@ -478,6 +485,7 @@ static void spawn_from_spec(mh_spec_t *spec) {
   r->wc_ref = r->counts_ref = LUA_NOREF;
   r->id = (int)++H.nids;
   H.byid[r->id - 1] = r;
+  H.mem[r->id - 1] = r;
   H.live++;
   H.ever_spawned = 1;
   mh_pending_init(&r->pending);
@@ -741,6 +749,8 @@ static void shutdown_host(void) {
     if (!r->chan_ended && !r->chan.closing) {
       r->chan_ended = 1;
       mh_chan_close(&r->chan, chan_closed);
+    } else if (r->chan.close_when_flushed && !r->chan.closing) {
+      mh_chan_close(&r->chan, r->chan.on_closed);
     }
     maybe_gone(r);
   }
@@ -750,7 +760,19 @@ static void shutdown_host(void) {
     mh_renderer_t *r = H.byid[i];
     if (r) maybe_gone(r);
   }
-  /* 3. Our own handles. */
+  /* 3. Our own handles, including the output pipes of renderers that are
+   * gone but whose children still hold them open. */
+  for (size_t i = 0; i < H.nids; i++) {
+    mh_renderer_t *r = H.mem[i];
+    if (!r) continue;
+    if (r->spawned || r->launch_error) {
+      if (r->out.pipe.loop && !uv_is_closing((uv_handle_t *)&r->out.pipe))
+        uv_close((uv_handle_t *)&r->out.pipe, handle_closed);
+      if (r->err.pipe.loop && !uv_is_closing((uv_handle_t *)&r->err.pipe))
+        uv_close((uv_handle_t *)&r->err.pipe, handle_closed);
+    }
+    if (!r->chan.closing && r->chan.fd > 0 && !r->chan_ended) mh_chan_close(&r->chan, chan_closed);
+  }
   uv_close((uv_handle_t *)&H.sigint, our_closed);
   uv_close((uv_handle_t *)&H.sigterm, our_closed);
   uv_close((uv_handle_t *)&H.gc_timer, our_closed);
@@ -769,7 +791,8 @@ static void shutdown_host(void) {
   if (getenv("MAINHOST_COUNTERS"))
     fprintf(stderr, "mainhost: at exit: %ld live Lua refs, %d open handles\n", mh_live_refs(), our_handles);
   free(H.byid);
-  H.byid = NULL;
+  free(H.mem);
+  H.byid = H.mem = NULL;
   mh_buf_free(&H.scratch);
 }
 
@@ -855,6 +878,7 @@ mh_renderer_t *mh_host_attach(const char *name, int fd) {
   r->wc_ref = r->counts_ref = LUA_NOREF;
   r->id = (int)++H.nids;
   H.byid[r->id - 1] = r;
+  H.mem[r->id - 1] = r;
   H.live++;
   r->exited = 1;  /* no process: gone as soon as its socket ends */
   mh_pending_init(&r->pending);

@@ -69,6 +69,7 @@ typedef struct mh_host {
   mh_config_t *cfg;
   mh_chan_group_t chans;
   mh_renderer_t **byid;   /* index id-1; NULL once a renderer is gone */
+  mh_renderer_t **mem;    /* index id-1; NULL once its memory is freed */
   size_t nids, capids;
   int live;               /* renderers not yet gone */
   int restarts_pending;

@@ -150,4 +150,66 @@ describe("closing and many arguments", function()
     assert.are.equal(0, r.code, r.stderr)
     assert.matches("main: sendToFrame false from %d+", r.stdout)
   end)
+
+  it("makes a late resume of a listener's finished coroutine fail as dead, never waking another listener", function()
+    local r = app({
+      ["mainhost.json"] = { main = "main.lua" },
+      ["main.lua"] = [[
+        local mh = require("mainhost")
+        local uv = require("luv")
+        mh.ipcMain.on("a", function()
+          local co = coroutine.running()
+          local t = uv.new_timer()
+          t:start(0, 0, function()
+            t:close()
+            print("main: late resume " .. tostring(select(2, coroutine.resume(co, "stale"))))
+          end)
+        end)
+        mh.ipcMain.on("b", function()
+          local co = coroutine.running()
+          local t = uv.new_timer()
+          t:start(50, 0, function() t:close(); coroutine.resume(co, "own") end)
+          print("main: b woke with " .. tostring(coroutine.yield()))
+          mh.app.quit()
+        end)
+        mh.ipcMain.emit("a")
+        mh.ipcMain.emit("b")
+      ]],
+    })
+    assert.are.equal(0, r.code, r.stderr)
+    assert_line(r.stdout, "main: late resume cannot resume dead coroutine", r.stdout .. r.stderr)
+    assert_line(r.stdout, "main: b woke with own", r.stdout .. r.stderr)
+  end)
+
+  it("exits after closing a renderer whose child still holds its socket and output", function()
+    local child
+    local ok, err = pcall(function()
+      local r = app({
+        ["mainhost.json"] = { main = "main.lua", limits = { quitTimeoutMs = 500 },
+          renderers = { { name = "py", command = { "python3", "r.py" } } } },
+        ["main.lua"] = [[
+          local mh = require("mainhost")
+          mh.ipcMain.on("ready", function(e, pid)
+            print("main: child " .. pid)
+            local big = string.rep("x", 1024 * 1024)
+            for i = 1, 8 do e.sender.send("big", big) end
+            e.sender.close()
+          end)
+        ]],
+        ["r.py"] = [[
+import os, socket, subprocess, time, json
+s = socket.socket(fileno=int(os.environ["MAINHOST_IPC_FD"]))
+p = subprocess.Popen(["sleep", "60"], pass_fds=(3,))
+s.sendall(b'{"k":"send","ch":"ready","args":[%d]}\n' % p.pid)
+time.sleep(0.3)
+os._exit(0)
+]],
+      }, { timeout = 20000 })
+      child = tonumber(r.stdout:match("main: child (%d+)"))
+      assert.are.equal(0, r.code, r.stdout .. r.stderr)
+    end)
+    if child then require("luv").kill(child, "sigkill") end
+    assert(ok, err)
+  end)
 end)
+
