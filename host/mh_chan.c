@@ -255,6 +255,15 @@ int mh_chan_open(mh_chan_t *c, mh_chan_group_t *g, int fd, size_t max_line,
 
 mh_buf_t *mh_chan_out(mh_chan_t *c) {
   if (c->closing || c->write_failed || c->close_when_flushed) return NULL;
+  if (c->high_water && mh_chan_queued(c) > 2 * c->high_water) {
+    /* Reading stopped at high_water, yet replies of requests that were
+     * already running kept coming and the peer still reads nothing: drop
+     * what waits and end the stream, so the host's memory stays bounded. */
+    c->write_failed = 1;
+    c->out.len = c->out_pos = 0;
+    if (!c->ended) end_stream(c, MH_CHAN_EOVERFLOW);
+    return NULL;
+  }
   if (!c->dirty) {
     c->dirty = 1;
     c->next_dirty = c->group->dirty;

@@ -14,12 +14,15 @@ typedef struct mh_chan_group mh_chan_group_t;
 
 /* A complete line (without '\n'); borrowed for the call only. */
 typedef void (*mh_chan_line_cb)(mh_chan_t *c, const char *line, size_t n);
-/* The stream ended: status is 0 for EOF, a libuv error, or MH_CHAN_EOVERSIZE
- * when a line grew past the limit. Called once; the channel stops reading. */
+/* The stream ended: status is 0 for EOF, a libuv error, MH_CHAN_EOVERSIZE
+ * when a line grew past the limit, or MH_CHAN_EOVERFLOW. Called once; the channel stops reading. */
 typedef void (*mh_chan_end_cb)(mh_chan_t *c, int status);
 typedef void (*mh_chan_closed_cb)(mh_chan_t *c);
 
 #define MH_CHAN_EOVERSIZE (-100000)
+/* The peer left twice high_water unread (replies of requests already
+ * running when reading stopped): the stream is ended. */
+#define MH_CHAN_EOVERFLOW (-100001)
 
 struct mh_chan {
   uv_poll_t poll;          /* readiness of fd; poll.data points at the channel */

@@ -209,7 +209,10 @@ static void maybe_gone(mh_renderer_t *r) {
 
 static void chan_end(mh_chan_t *c, int status) {
   mh_renderer_t *r = c->data;
-  if (status == MH_CHAN_EOVERSIZE) {
+  if (status == MH_CHAN_EOVERFLOW) {
+    fprintf(stderr, "mainhost: renderer '%s' (id %d) left over twice limits.maxQueuedBytes (%zu) "
+            "unread; disconnected\n", r->name, r->id, H.cfg->limits.max_queued_bytes);
+  } else if (status == MH_CHAN_EOVERSIZE) {
     fprintf(stderr, "mainhost: renderer '%s' (id %d): a message was longer than the limit "
             "(%zu bytes); disconnected\n", r->name, r->id, H.cfg->limits.max_message_bytes);
   } else if ((status == 0 || status == UV_ECONNRESET) && mh_framer_pending(&c->in) > 0) {

@@ -211,5 +211,45 @@ os._exit(0)
     if child then require("luv").kill(child, "sigkill") end
     assert(ok, err)
   end)
+
+  it("disconnects a renderer that leaves twice maxQueuedBytes of replies unread, keeping the host small", function()
+    local r = app({
+      ["mainhost.json"] = { main = "main.lua",
+        renderers = { { name = "evil", command = { "python3", "r.py" } } },
+        limits = { maxQueuedBytes = 1048576, maxPendingInvokes = 100000 } },
+      ["main.lua"] = [[
+        local mh = require("mainhost")
+        local big = ("z"):rep(65536)
+        local n = 0
+        mh.ipcMain.handle("slow", function() mh.sleep(20); n = n + 1; return big end)
+        mh.app.on("web-contents-created", function(_, wc)
+          wc.on("render-process-gone", function()
+            local f = io.open("/proc/self/status"); local s = f:read("a"); f:close()
+            print("main: rss_kb " .. s:match("VmRSS:%s*(%d+) kB"))
+          end)
+        end)
+      ]],
+      ["r.py"] = [[
+import os, socket, time
+s = socket.socket(fileno=int(os.environ["MAINHOST_IPC_FD"]))
+try:
+    for i in range(1, 3001):
+        s.sendall(b'{"k":"invoke","ch":"slow","id":%d,"args":[]}\n' % i)
+    while True:
+        time.sleep(0.05)
+        s.send(b'')
+except OSError:
+    pass
+print("evil: host hung up", flush=True)
+]],
+    }, { timeout = 30000 })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.matches("renderer 'evil' (id 1) left over twice limits.maxQueuedBytes (1048576) unread; disconnected",
+      r.stderr, 1, true)
+    assert_line(r.stdout, "[evil] evil: host hung up", r.stdout .. r.stderr)
+    -- 3000 replies of 64 KiB would be about 190 MB without the cut.
+    local rss = tonumber(r.stdout:match("main: rss_kb (%d+)"))
+    assert(rss and rss < 64 * 1024, "host RSS " .. tostring(rss) .. " kB\n" .. r.stdout .. r.stderr)
+  end)
 end)
 
