@@ -1,0 +1,101 @@
+-- spec/support/app.lua: what the ipcMain and event specs share: preludes
+-- for the main script and the renderers, an app runner, and readers of what
+-- the app printed.
+local t = require("mainhost.test")
+local assert = require("luassert") -- busted gives spec files theirs; a module takes it
+
+local M = {}
+
+-- Every main script starts with this: `say` prints a "main: " line the spec
+-- reads back; `quit_on(ch)` ends the app when a renderer sends ch.
+M.MAIN_PRELUDE = [[
+local mh = require("mainhost")
+local ipcMain = mh.ipcMain
+local uv = require("luv")
+local function say(...)
+  local p = table.pack(...)
+  for i = 1, p.n do p[i] = tostring(p[i]) end
+  print("main: " .. table.concat(p, " ", 1, p.n))
+end
+local function quit_on(ch) ipcMain.on(ch, function() mh.app.quit() end) end
+-- Quits once n renderers have sent "done".
+local function quit_after(n)
+  local seen = 0
+  ipcMain.on("done", function()
+    seen = seen + 1
+    if seen == n then mh.app.quit() end
+  end)
+end
+]]
+
+-- Every renderer starts with this: `say` prints a line the host passes
+-- through as "[name] ...".
+M.UI_PRELUDE = [[
+local R = require("mainhost.renderer")
+local ipc = R.ipcRenderer
+local uv = require("luv")
+local function say(...)
+  local p = table.pack(...)
+  for i = 1, p.n do p[i] = tostring(p[i]) end
+  print(table.concat(p, " ", 1, p.n))
+end
+]]
+
+-- Runs main (a main-script body) with renderers: a string (one renderer
+-- "ui") or a list of { name, body }. Returns the exec result plus .main
+-- (the full main source).
+function M.run(main, renderers)
+  if type(renderers) == "string" then renderers = { { "ui", renderers } } end
+  local main_src = M.MAIN_PRELUDE .. main
+  local files = { ["main.lua"] = main_src }
+  local list = {}
+  for i, rd in ipairs(renderers) do
+    files[rd[1] .. ".lua"] = M.UI_PRELUDE .. rd[2]
+    list[i] = { name = rd[1], script = rd[1] .. ".lua" }
+  end
+  files["mainhost.json"] = { main = "main.lua", renderers = list }
+  local r = t.run_app(files, { timeout = 20000 })
+  assert.is_false(r.timed_out, "the app did not quit:\n" .. r.stdout .. r.stderr)
+  r.main = main_src
+  return r
+end
+
+function M.assert_ok(r)
+  assert.are.equal(0, r.code, "exit code; stdout:\n" .. r.stdout .. "\nstderr:\n" .. r.stderr)
+end
+
+-- The lines `who` printed ("main", or a renderer's name), in order.
+function M.said(r, who)
+  local prefix = who == "main" and "main: " or ("[" .. who .. "] ")
+  local out = {}
+  for _, l in ipairs(t.lines(r.stdout)) do
+    if l:sub(1, #prefix) == prefix then out[#out + 1] = l:sub(#prefix + 1) end
+  end
+  return out
+end
+
+function M.sorted(list)
+  table.sort(list)
+  return list
+end
+
+-- The line number of the first line of src containing marker.
+function M.line_of(src, marker)
+  local n = 0
+  for l in (src .. "\n"):gmatch("([^\n]*)\n") do
+    n = n + 1
+    if l:find(marker, 1, true) then return n end
+  end
+  error("marker not found: " .. marker)
+end
+
+function M.count(s, needle)
+  local n, i = 0, 1
+  while true do
+    local a, b = s:find(needle, i, true)
+    if not a then return n end
+    n, i = n + 1, b + 1
+  end
+end
+
+return M
