@@ -840,6 +840,17 @@ static void on_line_body(lua_State *L, mh_renderer_t *r, const char *line, size_
   char err[256];
   if (mh_lconv_decode_msg(L, line, n, &H.scratch, max_depth(), &m, err, sizeof err) != 0) {
     refuse(r, err);
+    /* A request whose kind and id came before the bad part (as every client
+     * of ours writes them) is answered, so its caller does not wait forever;
+     * never a second answer to an id that is still pending. */
+    if ((m.kind == MH_K_INVOKE || m.kind == MH_K_SYNC) && m.has_id &&
+        mh_pending_add(&r->pending, m.id, MH_REQ_INVOKE) == 0) {
+      mh_pending_take(&r->pending, m.id);
+      lua_settop(L, top);
+      lua_pushfstring(L, "Error: the message was refused: %s", err);
+      reply_error(r, m.id, lua_tostring(L, -1), lua_rawlen(L, -1));
+    }
+    lua_settop(L, top);
     return;
   }
   int ch_idx = top + 1, first = top + 3;

@@ -251,5 +251,34 @@ print("evil: host hung up", flush=True)
     local rss = tonumber(r.stdout:match("main: rss_kb (%d+)"))
     assert(rss and rss < 64 * 1024, "host RSS " .. tostring(rss) .. " kB\n" .. r.stdout .. r.stderr)
   end)
+
+  it("answers an invoke the host refuses while decoding (1,100,000 arguments) with an error instead of silence", function()
+    local r = app({
+      ["mainhost.json"] = { main = "main.lua", renderers = { { name = "py", command = { "python3", "r.py" } } } },
+      ["main.lua"] = [[
+        local mh = require("mainhost")
+        mh.ipcMain.handle("many", function(e, ...) return select("#", ...) end)
+        mh.ipcMain.on("done", function() mh.app.quit() end)
+      ]],
+      ["r.py"] = [[
+import os, socket
+s = socket.socket(fileno=int(os.environ["MAINHOST_IPC_FD"]))
+s.sendall(b'{"k":"invoke","ch":"many","id":7,"args":[' + b','.join([b'1'] * 1100000) + b']}\n')
+buf = b""
+while b'"result"' not in buf:
+    c = s.recv(65536)
+    if not c:
+        break
+    buf += c
+for line in buf.split(b"\n"):
+    if b'"result"' in line:
+        print(line.decode(), flush=True)
+s.sendall(b'{"k":"send","ch":"done","args":[]}\n')
+]],
+    }, { timeout = 60000 })
+    assert.are.equal(0, r.code, r.stderr)
+    assert_line(r.stdout, '[py] {"k":"result","id":7,"error":"Error: the message was refused: too many values"}',
+      r.stdout .. r.stderr)
+  end)
 end)
 
