@@ -155,8 +155,8 @@ static int write_msg(lua_State *L, mh_renderer_t *r, const char *ch, size_t chn,
 /* {"k":"result","id":N,...}: always k and id first, so a blocked renderer
  * can find its reply by prefix. */
 static void reply_head(mh_buf_t *b, int64_t id) {
-  mh_buf_put(b, "{\"k\":\"result\",\"id\":", 19);
-  mh_wire_put_integer(b, id);
+  char head[48];
+  mh_buf_put(b, head, mh_wire_result_head(head, sizeof head, id));
 }
 
 static void reply_error(mh_renderer_t *r, int64_t id, const char *text, size_t n) {
@@ -1543,11 +1543,7 @@ static int open_host_module(lua_State *L) {
 
   mh_lconv_push_null(L);
   lua_setfield(L, -2, "null");
-  lua_newtable(L);
-  lua_pushcfunction(L, mh_lconv_l_encode);
-  lua_setfield(L, -2, "encode");
-  lua_pushcfunction(L, mh_lconv_l_decode);
-  lua_setfield(L, -2, "decode");
+  mh_lconv_open_json(L);
   lua_setfield(L, -2, "json");
   lua_pushstring(L, MH_VERSION);
   lua_setfield(L, -2, "version");

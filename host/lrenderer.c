@@ -174,8 +174,7 @@ typedef struct wait_ctx {
 
 static int wait_match(void *ud, const char *l, size_t n) {
   wait_ctx_t *w = ud;
-  /* The host always writes {"k":"result","id":N first. */
-  return n > w->plen && memcmp(l, w->prefix, w->plen) == 0 && (l[w->plen] == ',' || l[w->plen] == '}');
+  return mh_wire_is_result(l, n, w->prefix, w->plen);
 }
 
 static void wait_got(void *ud, const char *l, size_t n) {
@@ -202,7 +201,7 @@ static int l_wait(lua_State *L) {
   int64_t id = (int64_t)luaL_checkinteger(L, 1);
   check_open(L);
   wait_ctx_t w;
-  w.plen = (size_t)snprintf(w.prefix, sizeof w.prefix, "{\"k\":\"result\",\"id\":%" PRId64, id);
+  w.plen = mh_wire_result_head(w.prefix, sizeof w.prefix, id);
   w.L = L;
   w.pushed = 0;
   int rc = mh_chan_flush_blocking(&chan);

@@ -511,8 +511,7 @@ typedef struct wait_ctx {
 
 static int wait_match(void *ud, const char *l, size_t n) {
   wait_ctx_t *w = ud;
-  /* The host always writes {"k":"result","id":N first (protocol.md 5). */
-  return n > w->plen && memcmp(l, w->prefix, w->plen) == 0 && (l[w->plen] == ',' || l[w->plen] == '}');
+  return mh_wire_is_result(l, n, w->prefix, w->plen);
 }
 
 static void wait_got(void *ud, const char *l, size_t n) {
@@ -538,7 +537,7 @@ static json_t *request_sync(mh_client_t *c, const char *kind, const char *prefix
   }
   wait_ctx_t w;
   w.c = c;
-  w.plen = (size_t)snprintf(w.prefix, sizeof w.prefix, "{\"k\":\"result\",\"id\":%" PRId64, id);
+  w.plen = mh_wire_result_head(w.prefix, sizeof w.prefix, id);
   w.msg = NULL;
   w.err[0] = 0;
   rc = mh_chan_flush_blocking(&c->chan);

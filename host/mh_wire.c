@@ -186,15 +186,21 @@ int mh_wire_put_string(mh_buf_t *b, const char *s, size_t n) {
   return mh_buf_putc(b, '"');
 }
 
-int mh_wire_put_integer(mh_buf_t *b, int64_t v) {
-  char tmp[24];
-  char *p = tmp + sizeof tmp;
+/* Writes v's digits so they end at end; returns where they start. */
+static char *itoa_end(char *end, int64_t v) {
+  char *p = end;
   uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
   do {
     *--p = (char)('0' + u % 10);
     u /= 10;
   } while (u);
   if (v < 0) *--p = '-';
+  return p;
+}
+
+int mh_wire_put_integer(mh_buf_t *b, int64_t v) {
+  char tmp[24];
+  char *p = itoa_end(tmp + sizeof tmp, v);
   return mh_buf_put(b, p, (size_t)(tmp + sizeof tmp - p));
 }
 
@@ -540,4 +546,22 @@ int mh_json_parse(const char *p, size_t n, int max_depth, mh_buf_t *scratch,
 done:
   if (lv != small) free(lv);
   return rc;
+}
+
+/* ---- result lines ------------------------------------------------------------ */
+
+size_t mh_wire_result_head(char *buf, size_t cap, int64_t id) {
+  static const char k[] = "{\"k\":\"result\",\"id\":";
+  char tmp[24];
+  char *p = itoa_end(tmp + sizeof tmp, id);
+  size_t dn = (size_t)(tmp + sizeof tmp - p), kn = sizeof k - 1;
+  if (cap < kn + dn + 1) return 0;
+  memcpy(buf, k, kn);
+  memcpy(buf + kn, p, dn);
+  buf[kn + dn] = 0;
+  return kn + dn;
+}
+
+int mh_wire_is_result(const char *line, size_t n, const char *head, size_t hn) {
+  return n > hn && memcmp(line, head, hn) == 0 && (line[hn] == ',' || line[hn] == '}');
 }

@@ -118,4 +118,15 @@ int mh_wire_put_integer(mh_buf_t *b, int64_t v);
  * (not representable) or on out of memory. */
 int mh_wire_put_real(mh_buf_t *b, double v);
 
+/* ---- result lines ---------------------------------------------------------- */
+
+/* The host writes every result as {"k":"result","id":N,... with these two
+ * fields first, so a blocked renderer can find its reply without decoding
+ * other lines. Writes that head for request id into buf (NUL-terminated;
+ * 48 bytes always suffice); returns its length, or 0 when cap is short. */
+size_t mh_wire_result_head(char *buf, size_t cap, int64_t id);
+/* 1 when line starts with head (from mh_wire_result_head) and the id ends
+ * there. */
+int mh_wire_is_result(const char *line, size_t n, const char *head, size_t hn);
+
 #endif

@@ -1088,6 +1088,25 @@ static void test_locale(void) {
   if (!tried) printf("locale test skipped: no locale with another decimal point installed\n");
 }
 
+/* The result head a blocked renderer matches its reply by. */
+static void test_result_head(void) {
+  char head[48];
+  size_t hn = mh_wire_result_head(head, sizeof head, 42);
+  CHECK_STR(head, "{\"k\":\"result\",\"id\":42");
+  CHECK_INT(hn, strlen(head));
+  const char *yes = "{\"k\":\"result\",\"id\":42,\"args\":[1]}";
+  const char *bare = "{\"k\":\"result\",\"id\":42}";
+  const char *longer = "{\"k\":\"result\",\"id\":421,\"args\":[]}";
+  const char *msg = "{\"k\":\"msg\",\"ch\":\"x\",\"args\":[]}";
+  CHECK(mh_wire_is_result(yes, strlen(yes), head, hn));
+  CHECK(mh_wire_is_result(bare, strlen(bare), head, hn));
+  CHECK(!mh_wire_is_result(longer, strlen(longer), head, hn));
+  CHECK(!mh_wire_is_result(msg, strlen(msg), head, hn));
+  CHECK(!mh_wire_is_result(head, hn, head, hn));
+  hn = mh_wire_result_head(head, sizeof head, INT64_MIN);
+  CHECK_STR(head, "{\"k\":\"result\",\"id\":-9223372036854775808");
+}
+
 int main(void) {
   test_buf();
   test_golden();
@@ -1101,5 +1120,6 @@ int main(void) {
   test_put_real();
   test_framer();
   test_locale();
+  test_result_head();
   return TEST_DONE();
 }

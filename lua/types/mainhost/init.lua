@@ -36,6 +36,7 @@
 
 --- JSON with the wire's rules (`mh.json`, and `require("mainhost.renderer").json`).
 ---@class mainhost.Json
+---@field null mainhost.Null the same sentinel as `mh.null` (on `mh.json` only)
 local Json = {}
 
 --- JSON text for `value`, with the wire's rules: `{}` gives `[]`, `nil` gives
