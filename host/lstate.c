@@ -139,6 +139,21 @@ int mh_lstate_load(lua_State *L, const char *path) {
 
 static int pool_ref = LUA_NOREF;      /* a table: idle threads 1..npool */
 static int exposed_ref = LUA_NOREF;   /* weak set: threads coroutine.running() has handed out */
+static int raw_running_ref = LUA_NOREF; /* the original coroutine.running */
+
+/* coroutine.running, noting each coroutine it hands out. */
+static int l_running(lua_State *L) {
+  int ismain = lua_pushthread(L);
+  if (!ismain) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, exposed_ref);
+    lua_pushvalue(L, -2);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+  }
+  lua_pushboolean(L, ismain);
+  return 2;
+}
 static int npool;
 static int finisher_ref = LUA_NOREF;
 static char TRACEBACK_KEY;            /* registry[&TRACEBACK_KEY]: the last traceback */
@@ -257,6 +272,8 @@ static int open_runner(lua_State *L) {
   lua_newtable(L);
   lua_pushcfunction(L, l_run);
   lua_setfield(L, -2, "run");
+  lua_rawgeti(L, LUA_REGISTRYINDEX, raw_running_ref);
+  lua_setfield(L, -2, "running");  /* for our modules: does not mark */
   return 1;
 }
 
@@ -286,25 +303,20 @@ static int open_state(lua_State *L) {
   lua_newtable(L);
   pool_ref = mh_ref(L);
   npool = 0;
-  /* coroutine.running marks what it hands out (see run()). */
-  static const char wrap[] =
-      "local exposed = ...\n"
-      "local running = coroutine.running\n"
-      "coroutine.running = function()\n"
-      "  local co, main = running()\n"
-      "  if not main then exposed[co] = true end\n"
-      "  return co, main\n"
-      "end\n";
+  /* coroutine.running marks what it hands out (see run()); our own modules
+   * take the plain one from mainhost.runner (they resume what they keep). */
   lua_newtable(L);
   lua_createtable(L, 0, 1);
   lua_pushliteral(L, "k");
   lua_setfield(L, -2, "__mode");
   lua_setmetatable(L, -2);
-  lua_pushvalue(L, -1);
   exposed_ref = mh_ref(L);
-  if (luaL_loadbuffer(L, wrap, sizeof wrap - 1, "=mainhost") != LUA_OK) return lua_error(L);
-  lua_insert(L, -2);
-  lua_call(L, 1, 0);
+  lua_getglobal(L, "coroutine");
+  lua_getfield(L, -1, "running");
+  raw_running_ref = mh_ref(L);
+  lua_pushcfunction(L, l_running);
+  lua_setfield(L, -2, "running");
+  lua_pop(L, 1);
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
   lua_pushcfunction(L, open_runner);
   lua_setfield(L, -2, "mainhost.runner");
@@ -328,6 +340,7 @@ void mh_lstate_close(lua_State *L) {
   mh_unref(L, pool_ref);
   mh_unref(L, finisher_ref);
   mh_unref(L, exposed_ref);
-  pool_ref = finisher_ref = exposed_ref = LUA_NOREF;
+  mh_unref(L, raw_running_ref);
+  pool_ref = finisher_ref = exposed_ref = raw_running_ref = LUA_NOREF;
   lua_close(L);
 }

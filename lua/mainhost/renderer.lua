@@ -10,7 +10,10 @@ local emitter = require("mainhost.emitter")
 
 local M = {}
 
-local yield, running, isyieldable, resume = coroutine.yield, coroutine.running, coroutine.isyieldable, coroutine.resume
+-- The runner's running() does not mark the coroutine as kept by user code:
+-- an invoke's coroutine is resumed by us, never by a stale callback.
+local running = require("mainhost.runner").running
+local yield, isyieldable, resume = coroutine.yield, coroutine.isyieldable, coroutine.resume
 local select, type, error = select, type, error
 
 local REPLY = setmetatable({}, { __name = "mainhost.renderer.reply" })
