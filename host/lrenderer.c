@@ -25,7 +25,7 @@ static mh_chan_t chan;
 static mh_chan_group_t group;
 static int chan_open;
 static int dispatch_ref = LUA_NOREF;
-static int pending_ref = LUA_NOREF, pending_ch_ref = LUA_NOREF, reply_ref = LUA_NOREF;
+static int pending_ref = LUA_NOREF, pending_ch_ref = LUA_NOREF; /* invoke id -> waiting coroutine, its channel */
 static mh_buf_t scratch;
 static char MAIN_TOKEN;
 static int max_depth = 200;
@@ -42,11 +42,10 @@ static int push_message(lua_State *L, const char *line, size_t n) {
 
 /* Decoding and dispatch run in one protected call: a message too large
  * for the Lua stack is an error for that message, not a panic. */
-/* A result for an invoke that waits in a coroutine: resume it here, with
- * (REPLY, err, values...) as renderer.lua's dispatch would, without a trip
- * through Lua for every reply. 1 when handled. Stack: ch, err, args... */
+/* A result for an invoke that waits in a coroutine: resume it with
+ * (REPLY, err, values...). 1 when it was one. Stack: ch, err, args... */
+static char REPLY; /* the first value of a resume that brings a reply */
 static int resume_waiter(lua_State *L, int64_t id, int nvals) {
-  if (pending_ref == LUA_NOREF) return 0;
   int base = lua_gettop(L) - nvals + 1;  /* ch */
   lua_rawgeti(L, LUA_REGISTRYINDEX, pending_ref);
   lua_rawgeti(L, -1, id);
@@ -67,7 +66,7 @@ static int resume_waiter(lua_State *L, int64_t id, int nvals) {
   lua_insert(L, base + 1);  /* co */
   lua_pop(L, 1);          /* pending */
   /* stack: chname, co, ch, err, args...: ch's slot becomes REPLY */
-  lua_rawgeti(L, LUA_REGISTRYINDEX, reply_ref);
+  lua_pushlightuserdata(L, &REPLY);
   lua_replace(L, base + 2);
   if (!lua_checkstack(co, nvals + 8)) return luaL_error(L, "too many values for a coroutine");
   lua_xmove(L, co, nvals);
@@ -94,7 +93,11 @@ static int l_on_line(lua_State *L) {
     fprintf(stderr, "mainhost renderer: ignored a message from the host: %s\n", err);
     return 0;
   }
-  if (m.kind == MH_K_RESULT && m.has_id && resume_waiter(L, m.id, 2 + m.nargs)) return 0;
+  /* A result no invoke waits for (its coroutine is gone) is dropped. */
+  if (m.kind == MH_K_RESULT) {
+    if (m.has_id) resume_waiter(L, m.id, 2 + m.nargs);
+    return 0;
+  }
   lua_settop(L, 0);
   lua_rawgeti(L, LUA_REGISTRYINDEX, dispatch_ref);
   int nargs = push_message(L, line, n);
@@ -130,38 +133,45 @@ static int check_open(lua_State *L) {
   return 0;
 }
 
-/* send(kind, ch, id|nil, frame|nil, ...) */
-static int l_send(lua_State *L) {
-  size_t kn, chn;
-  const char *kind = luaL_checklstring(L, 1, &kn);
-  const char *ch = luaL_checklstring(L, 2, &chn);
+/* Appends {"k":kind,"ch":ch[,"id":id][,"frame":frame],"args":[...]} for
+ * the values first..top; raises (nothing queued) when one cannot be sent. */
+static void put_message(lua_State *L, const char *kind, size_t kn, const char *ch, size_t chn, int64_t id,
+                        int64_t frame, int first) {
   check_open(L);
   mh_buf_t *b = mh_chan_out(&chan);
-  if (!b) return luaL_error(L, "IPC method called after context was released");
+  if (!b) luaL_error(L, "IPC method called after context was released");
   size_t mark = b->len;
   char err[400];
   int bad = mh_buf_put(b, "{\"k\":\"", 6) || mh_buf_put(b, kind, kn) || mh_buf_put(b, "\",\"ch\":", 7) ||
             mh_wire_put_string(b, ch, chn);
-  if (!bad && !lua_isnil(L, 3))
-    bad = mh_buf_put(b, ",\"id\":", 6) || mh_wire_put_integer(b, (int64_t)luaL_checkinteger(L, 3));
-  if (!bad && !lua_isnil(L, 4) && lua_tointeger(L, 4) != 1)
-    bad = mh_buf_put(b, ",\"frame\":", 9) || mh_wire_put_integer(b, (int64_t)luaL_checkinteger(L, 4));
+  if (!bad && id >= 0) bad = mh_buf_put(b, ",\"id\":", 6) || mh_wire_put_integer(b, id);
+  if (!bad && frame != 1) bad = mh_buf_put(b, ",\"frame\":", 9) || mh_wire_put_integer(b, frame);
   bad = bad || mh_buf_put(b, ",\"args\":[", 9);
-  if (!bad && mh_lconv_encode_args(L, 5, lua_gettop(L), 2, "argument", b, max_depth - 2, err, sizeof err) != 0) {
+  if (!bad && mh_lconv_encode_args(L, first, lua_gettop(L), 2, "argument", b, max_depth - 2, err, sizeof err) != 0) {
     b->len = mark;
-    /* No position: it would name renderer.lua, not the caller's line. */
+    /* No position: it would name this function, not the caller's line. */
     lua_pushstring(L, err);
-    return lua_error(L);
+    lua_error(L);
   }
   if (bad || mh_buf_put(b, "]}\n", 3)) {
     b->len = mark;
-    return luaL_error(L, "out of memory");
+    luaL_error(L, "out of memory");
   }
   /* A renderer that sends in a loop without yielding would otherwise queue
    * without bound: past the high-water mark it writes now and, if the host
    * is behind, waits for it (backpressure, as a blocking write would). */
   if (mh_chan_queued(&chan) >= RENDERER_HIGH_WATER && mh_chan_flush_blocking(&chan) != 0)
     on_end(&chan, UV_EPIPE);
+}
+
+/* send(kind, ch, id|nil, frame|nil, ...): the transport's general send. */
+static int l_send(lua_State *L) {
+  size_t kn, chn;
+  const char *kind = luaL_checklstring(L, 1, &kn);
+  const char *ch = luaL_checklstring(L, 2, &chn);
+  int64_t id = lua_isnil(L, 3) ? -1 : (int64_t)luaL_checkinteger(L, 3);
+  int64_t frame = lua_isnil(L, 4) ? 1 : (int64_t)luaL_checkinteger(L, 4);
+  put_message(L, kind, kn, ch, chn, id, frame, 5);
   return 0;
 }
 
@@ -196,9 +206,9 @@ static void wait_got(void *ud, const char *l, size_t n) {
   w->pushed = lua_gettop(L) - top;
 }
 
-/* wait(id): blocks until the reply to request id; returns err, values... */
-static int l_wait(lua_State *L) {
-  int64_t id = (int64_t)luaL_checkinteger(L, 1);
+/* Blocks until the reply to request id; pushes err, values... and returns
+ * their count. */
+static int wait_for(lua_State *L, int64_t id) {
   check_open(L);
   wait_ctx_t w;
   w.plen = mh_wire_result_head(w.prefix, sizeof w.prefix, id);
@@ -214,24 +224,107 @@ static int l_wait(lua_State *L) {
   return w.pushed;
 }
 
+/* wait(id): blocks until the reply to request id; returns err, values... */
+static int l_wait(lua_State *L) { return wait_for(L, (int64_t)luaL_checkinteger(L, 1)); }
+
+/* ---- ipcRenderer.send, sendSync and invoke ------------------------------------------
+ * C closures over (frame id, the ipcRenderer object), so a call runs no Lua
+ * of ours: obj.f(...) and obj:f(...) both work (a first argument that is
+ * the object itself is dropped). */
+
+static int64_t next_id; /* request ids, shared by sendSync and invoke */
+
+static const char *method_channel(lua_State *L, const char *fname, size_t *n) {
+  if (lua_rawequal(L, 1, lua_upvalueindex(2))) lua_remove(L, 1);
+  if (lua_type(L, 1) != LUA_TSTRING)
+    luaL_error(L, "bad argument #1 to '%s' (channel must be a string, got %s)", fname,
+               lua_isnone(L, 1) ? "nil" : luaL_typename(L, 1));
+  return lua_tolstring(L, 1, n);
+}
+
+/* Raises fmt(ch) .. err, with no position, as Electron's text has none. */
+static int raise_reply_error(lua_State *L, const char *fmt, int ch_idx, int err_idx) {
+  lua_pushfstring(L, fmt, lua_tostring(L, ch_idx));
+  lua_pushvalue(L, err_idx);
+  lua_concat(L, 2);
+  return lua_error(L);
+}
+
+static int m_send(lua_State *L) {
+  size_t chn;
+  const char *ch = method_channel(L, "send", &chn);
+  put_message(L, "send", 4, ch, chn, -1, lua_tointeger(L, lua_upvalueindex(1)), 2);
+  return 0;
+}
+
+static int m_send_sync(lua_State *L) {
+  size_t chn;
+  const char *ch = method_channel(L, "sendSync", &chn);
+  int64_t id = ++next_id;
+  put_message(L, "sync", 4, ch, chn, id, lua_tointeger(L, lua_upvalueindex(1)), 2);
+  lua_settop(L, 1);
+  int n = wait_for(L, id);
+  if (n == 0) return 0;
+  if (!lua_isnil(L, 2)) return raise_reply_error(L, "Error in sendSync for '%s': ", 1, 2);
+  return n - 1;
+}
+
+/* Resumed by resume_waiter with (REPLY, err, values...) above ch. */
+static int invoke_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  if (lua_type(L, 2) != LUA_TLIGHTUSERDATA || lua_touserdata(L, 2) != &REPLY) {
+    lua_settop(L, 1);  /* a resume that is not ours: go on waiting */
+    return lua_yieldk(L, 0, ctx, invoke_k);
+  }
+  if (!lua_isnil(L, 3)) return raise_reply_error(L, "Error invoking remote method '%s': ", 1, 3);
+  return lua_gettop(L) - 3;
+}
+
+/* In a coroutine it yields (others go on meanwhile) until the reply
+ * resumes it; elsewhere it blocks on the socket. */
+static int m_invoke(lua_State *L) {
+  size_t chn;
+  const char *ch = method_channel(L, "invoke", &chn);
+  int64_t id = ++next_id;
+  put_message(L, "invoke", 6, ch, chn, id, lua_tointeger(L, lua_upvalueindex(1)), 2);
+  lua_settop(L, 1);
+  if (lua_pushthread(L) || !lua_isyieldable(L)) {
+    lua_settop(L, 1);
+    int n = wait_for(L, id);
+    if (n == 0) return 0;
+    if (!lua_isnil(L, 2)) return raise_reply_error(L, "Error invoking remote method '%s': ", 1, 2);
+    return n - 1;
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, pending_ref);
+  lua_rotate(L, -2, 1);
+  lua_rawseti(L, -2, id);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, pending_ch_ref);
+  lua_pushvalue(L, 1);
+  lua_rawseti(L, -2, id);
+  lua_settop(L, 1);
+  return lua_yieldk(L, 0, 0, invoke_k);
+}
+
+/* bind_methods(obj, frame_id): obj.send, obj.sendSync, obj.invoke. */
+static int l_bind_methods(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_Integer frame = luaL_checkinteger(L, 2);
+  static const luaL_Reg fns[] = {{"send", m_send}, {"sendSync", m_send_sync}, {"invoke", m_invoke}, {NULL, NULL}};
+  for (const luaL_Reg *f = fns; f->name; f++) {
+    lua_pushinteger(L, frame);
+    lua_pushvalue(L, 1);
+    lua_pushcclosure(L, f->func, 2);
+    lua_setfield(L, 1, f->name);
+  }
+  lua_settop(L, 1);
+  return 1;
+}
+
 static int l_set_dispatch(lua_State *L) {
   luaL_checktype(L, 1, LUA_TFUNCTION);
   lua_pushvalue(L, 1);
   if (dispatch_ref != LUA_NOREF) mh_unref(L, dispatch_ref);
   dispatch_ref = mh_ref(L);
-  return 0;
-}
-
-/* set_waiters(pending, pending_ch, REPLY): renderer.lua's tables of
- * coroutines waiting for results, so replies resume them from C. */
-static int l_set_waiters(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
-  luaL_checktype(L, 2, LUA_TTABLE);
-  luaL_checkany(L, 3);
-  lua_settop(L, 3);
-  reply_ref = mh_ref(L);
-  pending_ch_ref = mh_ref(L);
-  pending_ref = mh_ref(L);
   return 0;
 }
 
@@ -263,12 +356,18 @@ static int open_channel_module(lua_State *L) {
   static const luaL_Reg fns[] = {{"send", l_send},
                                  {"wait", l_wait},
                                  {"set_dispatch", l_set_dispatch},
-                                 {"set_waiters", l_set_waiters},
+                                 {"bind_methods", l_bind_methods},
                                  {"flush", l_flush},
                                  {"is_open", l_is_open},
                                  {"encode", mh_lconv_l_encode},
                                  {"decode", mh_lconv_l_decode},
                                  {NULL, NULL}};
+  if (pending_ref == LUA_NOREF) {
+    lua_newtable(L);
+    pending_ref = mh_ref(L);
+    lua_newtable(L);
+    pending_ch_ref = mh_ref(L);
+  }
   luaL_newlib(L, fns);
   mh_lconv_push_null(L);
   lua_setfield(L, -2, "null");
