@@ -477,8 +477,30 @@ static void cache_close(lua_State *L) {
   }
 }
 
-/* mt: K_EVENT_MT, K_SYNC_MT or K_INVOKE_MT */
-static void push_event(lua_State *L, mh_renderer_t *r, int64_t frame, int mt) {
+/* An event is an empty table whose metatable's __index is a table with
+ * sender, processId and frameId (and reply, once it was used), made once
+ * per renderer and kind for frame 1 (other frames' per message): making an
+ * event costs one small table, and its fields nothing until they are read.
+ * The __index table's own metatable is the kind's (EVENT_MT...), whose
+ * __index makes reply and senderFrame. mt: K_EVENT_MT, K_SYNC_MT or
+ * K_INVOKE_MT. */
+static const char *const event_mt_names[] = {EVENT_MT, SYNC_EVENT_MT, INVOKE_EVENT_MT};
+
+static void drop_event_mts(lua_State *L, mh_renderer_t *r) {
+  for (int i = 0; i < 3; i++) {
+    mh_unref(L, r->evmt_ref[i]);
+    r->evmt_ref[i] = LUA_NOREF;
+  }
+}
+
+static void push_event_mt(lua_State *L, mh_renderer_t *r, int64_t frame, int mt) {
+  int slot = mt - K_EVENT_MT;
+  if (frame == 1 && r->evmt_pid != r->pid) drop_event_mts(L, r);
+  if (frame == 1 && r->evmt_ref[slot] != LUA_NOREF) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->evmt_ref[slot]);
+    return;
+  }
+  lua_createtable(L, 0, 3 + (mt == K_SYNC_MT));
   lua_createtable(L, 0, 4);
   lua_rawgeti(L, LUA_REGISTRYINDEX, cached[K_SENDER]);
   lua_rawgeti(L, LUA_REGISTRYINDEX, r->wc_ref);
@@ -490,6 +512,24 @@ static void push_event(lua_State *L, mh_renderer_t *r, int64_t frame, int mt) {
   lua_pushinteger(L, frame);
   lua_rawset(L, -3);
   lua_rawgeti(L, LUA_REGISTRYINDEX, cached[mt]);
+  lua_setmetatable(L, -2);
+  lua_setfield(L, -2, "__index");
+  if (mt == K_SYNC_MT) {
+    lua_pushcfunction(L, sync_event_newindex);
+    lua_setfield(L, -2, "__newindex");
+  }
+  lua_pushstring(L, event_mt_names[slot]);
+  lua_setfield(L, -2, "__name");
+  if (frame == 1 && r->wc_ref != LUA_NOREF) {
+    lua_pushvalue(L, -1);
+    r->evmt_ref[slot] = mh_ref(L);
+    r->evmt_pid = r->pid;
+  }
+}
+
+static void push_event(lua_State *L, mh_renderer_t *r, int64_t frame, int mt) {
+  lua_createtable(L, 0, 0);
+  push_event_mt(L, r, frame, mt);
   lua_setmetatable(L, -2);
 }
 
@@ -747,8 +787,8 @@ static size_t emit(lua_State *L, mh_emitter_t *e, const char *ch, size_t chn, in
   }
   for (size_t i = 0; i < n; i++) {
     if (snap[i].once) retire_once(L, e, ch, chn, &snap[i]);
+    lua_pushvalue(L, ch_idx);  /* the token */
     lua_pushvalue(L, base + 1 + (int)i);
-    lua_pushvalue(L, ch_idx);
     if (ev_idx) lua_pushvalue(L, ev_idx);
     for (int a = 0; a < nargs; a++) lua_pushvalue(L, first + a);
     mh_lstate_run_raw(L, 1 + (ev_idx != 0) + nargs);
@@ -989,14 +1029,13 @@ static void on_line_body(lua_State *L, mh_renderer_t *r, const char *line, size_
           break;
         }
         luaL_checkstack(L, m.nargs + 8, "too many arguments");
+        mh_request_t *q = push_request(L, r, m.id, MH_REQ_INVOKE, ch_idx);
+        lua_pushvalue(L, -1);  /* the token; the copy below keeps q alive across the run */
         lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
         if (once) {
           int old;
           if (mh_emitter_remove_handler(scope, ch, chn, &old)) mh_unref(L, old);
         }
-        mh_request_t *q = push_request(L, r, m.id, MH_REQ_INVOKE, ch_idx);
-        lua_pushvalue(L, -1);  /* a copy below fn keeps q alive across the run */
-        lua_rotate(L, -3, 1);
         push_event(L, r, frame, K_INVOKE_MT);
         for (int a = 0; a < m.nargs; a++) lua_pushvalue(L, first + a);
         mh_lstate_run_raw(L, 2 + m.nargs);
@@ -1247,6 +1286,7 @@ void mh_lipc_renderer_gone(lua_State *L, mh_renderer_t *r, mh_gone_reason_t why,
   r->wc_ref = LUA_NOREF;
   mh_unref(L, r->counts_ref);
   r->counts_ref = LUA_NOREF;
+  drop_event_mts(L, r);
   if (r->ipc) {
     /* The emitter itself stays with its Lua methods; its listeners go. */
     mh_emitter_clear(r->ipc, release_ref, L);
@@ -1649,6 +1689,7 @@ void mh_lipc_close(lua_State *L) {
       mh_unref(L, r->counts_ref);
       r->counts_ref = LUA_NOREF;
     }
+    if (r) drop_event_mts(L, r);
     if (r && r->ipc) {
       mh_emitter_clear(r->ipc, release_ref, L);
       r->ipc = NULL;

@@ -137,24 +137,27 @@ int mh_lstate_load(lua_State *L, const char *path) {
 
 #define POOL_MAX 256
 
-static int pool_ref = LUA_NOREF;      /* a table: idle threads 1..npool */
-static int exposed_ref = LUA_NOREF;   /* weak set: threads coroutine.running() has handed out */
+/* Idle threads: idle[0..npool-1]. The pool table anchors them: slot i + 1
+ * holds anchored[i], written only when a different thread comes to rest
+ * there, so a handler that finishes at once costs no table access. */
+static int pool_ref = LUA_NOREF;
+static lua_State *idle[POOL_MAX];
+static lua_State *anchored[POOL_MAX];
+static int npool;
 static int raw_running_ref = LUA_NOREF; /* the original coroutine.running */
+
+/* A thread's extra space (lua_getextraspace) holds its "exposed" flag: set
+ * once coroutine.running() has handed it to user code, which may resume it
+ * later, so it must never be reused for someone else's job. */
+#define EXPOSED(co) (*(unsigned char *)lua_getextraspace(co))
 
 /* coroutine.running, noting each coroutine it hands out. */
 static int l_running(lua_State *L) {
   int ismain = lua_pushthread(L);
-  if (!ismain) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, exposed_ref);
-    lua_pushvalue(L, -2);
-    lua_pushboolean(L, 1);
-    lua_rawset(L, -3);
-    lua_pop(L, 1);
-  }
+  if (!ismain) EXPOSED(L) = 1;
   lua_pushboolean(L, ismain);
   return 2;
 }
-static int npool;
 static int finisher_ref = LUA_NOREF;
 static char TRACEBACK_KEY;            /* registry[&TRACEBACK_KEY]: the last traceback */
 
@@ -190,66 +193,70 @@ static int trampoline_k(lua_State *co, int status, lua_KContext ctx) {
   return 0;
 }
 
-/* The coroutine's body: token, fn, args... */
+/* The coroutine's body: msgh, token, fn, args... (run() puts the message
+ * handler first, so nothing here moves the stack). */
 static int trampoline(lua_State *co) {
-  int nargs = lua_gettop(co) - 2;
-  lua_pushcfunction(co, runner_msgh);
-  lua_insert(co, 1);
-  int status = lua_pcallk(co, nargs, LUA_MULTRET, 1, 0, trampoline_k);
+  int status = lua_pcallk(co, lua_gettop(co) - 3, LUA_MULTRET, 1, 0, trampoline_k);
   return trampoline_k(co, status, 0);
 }
 
-/* Stack: fn, token, args... (nargs counts token and args). */
+/* Stack: token, fn, args... (nargs counts token and args). */
 static void run(lua_State *L, int nargs) {
-  int base = lua_gettop(L) - nargs;  /* fn */
+  int top0 = lua_gettop(L) - nargs - 1;  /* below the token */
   lua_State *co;
-  if (npool > 0) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, pool_ref);
-    lua_rawgeti(L, -1, npool);
-    co = lua_tothread(L, -1);
-    lua_pushnil(L);
-    lua_rawseti(L, -3, npool--);
-    lua_remove(L, -2);
-  } else {
+  int fresh = npool == 0;
+  if (fresh) {
     co = lua_newthread(L);
+    EXPOSED(co) = 0;
+    lua_insert(L, top0 + 1);  /* keeps co alive during the resume */
+  } else {
+    co = idle[--npool];
   }
-  /* L: fn, token, args..., co. co gets: trampoline, token, fn, args... */
-  lua_insert(L, base);  /* keeps co alive during the resume */
   if (!lua_checkstack(co, nargs + 16)) luaL_error(L, "too many arguments (%d) for a coroutine", nargs);
+  /* co gets: trampoline, msgh, token, fn, args... */
   lua_pushcfunction(co, trampoline);
-  lua_pushvalue(L, base + 2);
-  lua_xmove(L, co, 1);  /* token */
-  lua_pushvalue(L, base + 1);
-  lua_xmove(L, co, 1);  /* fn */
-  lua_xmove(L, co, nargs - 1);
-  lua_pop(L, 2);        /* fn and token */
+  lua_pushcfunction(co, runner_msgh);
+  lua_xmove(L, co, nargs + 1);
+  if (!fresh) {
+    lua_pushthread(co);  /* keeps co alive during the resume */
+    lua_xmove(co, L, 1);
+  }
+  int co_idx = top0 + 1;
   int nres;
-  int st = lua_resume(co, L, nargs + 1, &nres);
+  int st = lua_resume(co, L, nargs + 2, &nres);
   if (st == LUA_OK) {
     lua_settop(co, 0);
     /* Reuse it only if no one holds it: a coroutine that code saw through
      * coroutine.running() may be resumed later, and must then be dead, not
      * someone else's job. */
-    lua_rawgeti(L, LUA_REGISTRYINDEX, exposed_ref);
-    lua_pushvalue(L, base);
-    int seen = lua_rawget(L, -2) != LUA_TNIL;
-    lua_pop(L, 2);
-    if (!seen && npool < POOL_MAX) {  /* finished without waiting: reuse it */
-      lua_rawgeti(L, LUA_REGISTRYINDEX, pool_ref);
-      lua_pushvalue(L, base);
-      lua_rawseti(L, -2, ++npool);
-      lua_pop(L, 1);
+    if (!EXPOSED(co) && npool < POOL_MAX) {  /* finished without waiting: reuse it */
+      if (anchored[npool] != co) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, pool_ref);
+        lua_pushvalue(L, co_idx);
+        lua_rawseti(L, -2, npool + 1);
+        anchored[npool] = co;
+      }
+      idle[npool++] = co;
     }
   } else if (st == LUA_YIELD) {
     lua_pop(co, nres);  /* it waits; whoever resumes it owns it now */
   } else {
     mh_lstate_report(L, "internal error in the runner", lua_tostring(co, -1));
   }
-  lua_settop(L, base - 1);
+  lua_settop(L, top0);
+}
+
+/* fn, token, args... -> token, fn, args... */
+static void swap_fn_token(lua_State *L, int nargs) {
+  int fn = lua_gettop(L) - nargs;
+  lua_pushvalue(L, fn);
+  lua_copy(L, fn + 1, fn);
+  lua_replace(L, fn + 1);
 }
 
 static int l_run(lua_State *L) {
   luaL_checkany(L, 2);
+  swap_fn_token(L, lua_gettop(L) - 1);
   run(L, lua_gettop(L) - 1);
   return 0;
 }
@@ -303,14 +310,9 @@ static int open_state(lua_State *L) {
   lua_newtable(L);
   pool_ref = mh_ref(L);
   npool = 0;
+  memset(anchored, 0, sizeof anchored);
   /* coroutine.running marks what it hands out (see run()); our own modules
    * take the plain one from mainhost.runner (they resume what they keep). */
-  lua_newtable(L);
-  lua_createtable(L, 0, 1);
-  lua_pushliteral(L, "k");
-  lua_setfield(L, -2, "__mode");
-  lua_setmetatable(L, -2);
-  exposed_ref = mh_ref(L);
   lua_getglobal(L, "coroutine");
   lua_getfield(L, -1, "running");
   raw_running_ref = mh_ref(L);
@@ -327,6 +329,9 @@ static int open_state(lua_State *L) {
 lua_State *mh_lstate_open(uv_loop_t *loop) {
   lua_State *L = luaL_newstate();
   if (!L) return NULL;
+  /* New threads copy the main thread's extra space, which starts as
+   * garbage: clear it (it holds our flags, see EXPOSED). */
+  memset(lua_getextraspace(L), 0, LUA_EXTRASPACE);
   lua_pushcfunction(L, open_state);
   lua_pushlightuserdata(L, loop);
   if (mh_lstate_pcall(L, 1, 0, "cannot start Lua") != LUA_OK) {
@@ -339,8 +344,9 @@ lua_State *mh_lstate_open(uv_loop_t *loop) {
 void mh_lstate_close(lua_State *L) {
   mh_unref(L, pool_ref);
   mh_unref(L, finisher_ref);
-  mh_unref(L, exposed_ref);
   mh_unref(L, raw_running_ref);
-  pool_ref = finisher_ref = exposed_ref = raw_running_ref = LUA_NOREF;
+  pool_ref = finisher_ref = raw_running_ref = LUA_NOREF;
+  npool = 0;
+  memset(anchored, 0, sizeof anchored);
   lua_close(L);
 }

@@ -43,7 +43,9 @@ int mh_lstate_load(lua_State *L, const char *path);
  * coroutine. [-(nargs+1), +0, -] */
 void mh_lstate_run(lua_State *L, int nargs);
 /* The same without a protected call of its own, for callers already in
- * one (the listener's own errors are caught in its coroutine either way). */
+ * one (the listener's own errors are caught in its coroutine either way),
+ * with token below fn: the stack holds token, fn, args (the order the
+ * coroutine takes them in, so nothing is moved). [-(nargs+1), +0, -] */
 void mh_lstate_run_raw(lua_State *L, int nargs);
 /* Sets the finisher (the function on top of the stack). [-1, +0, -] */
 void mh_lstate_set_finisher(lua_State *L);

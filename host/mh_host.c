@@ -486,6 +486,7 @@ static void spawn_from_spec(mh_spec_t *spec) {
   r->spec = spec;
   spec->refs++;
   r->wc_ref = r->counts_ref = LUA_NOREF;
+  r->evmt_ref[0] = r->evmt_ref[1] = r->evmt_ref[2] = LUA_NOREF;
   r->id = (int)++H.nids;
   H.byid[r->id - 1] = r;
   H.mem[r->id - 1] = r;
@@ -879,6 +880,7 @@ mh_renderer_t *mh_host_attach(const char *name, int fd) {
     return NULL;
   }
   r->wc_ref = r->counts_ref = LUA_NOREF;
+  r->evmt_ref[0] = r->evmt_ref[1] = r->evmt_ref[2] = LUA_NOREF;
   r->id = (int)++H.nids;
   H.byid[r->id - 1] = r;
   H.mem[r->id - 1] = r;
