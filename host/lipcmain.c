@@ -48,16 +48,21 @@ typedef struct mh_request {
 /* Strings and metatables used on every message, kept as refs so nothing
  * on the per-message path is looked up by name (see cache_open). */
 enum { K_SENDER, K_PROCESS_ID, K_FRAME_ID, K_IPC_MESSAGE, K_IPC_MESSAGE_SYNC, K_EVENT_MT, K_SYNC_MT,
-       K_INVOKE_MT, K_REQ_MT, K_COUNT };
+       K_INVOKE_MT, K_REQ_MT, K_REQ_PLAIN_MT, K_COUNT };
 static int cached[K_COUNT] = {LUA_NOREF, LUA_NOREF, LUA_NOREF, LUA_NOREF, LUA_NOREF,
-                              LUA_NOREF, LUA_NOREF, LUA_NOREF, LUA_NOREF};
+                              LUA_NOREF, LUA_NOREF, LUA_NOREF, LUA_NOREF, LUA_NOREF};
 
 /* The request at idx, or NULL when it is not one. [-0, +0, -] */
 static struct mh_request *to_request(lua_State *L, int idx) {
   void *p = lua_touserdata(L, idx);
   if (!p || !lua_getmetatable(L, idx)) return NULL;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, cached[K_REQ_MT]);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, cached[K_REQ_PLAIN_MT]);
   int ok = lua_rawequal(L, -1, -2);
+  if (!ok) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, cached[K_REQ_MT]);
+    ok = lua_rawequal(L, -1, -3);
+    lua_pop(L, 1);
+  }
   lua_pop(L, 2);
   return ok ? p : NULL;
 }
@@ -238,7 +243,7 @@ static mh_request_t *push_request(lua_State *L, mh_renderer_t *r, int64_t id, in
   q->kind = kind;
   q->done = 0;
   q->id = id;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, cached[K_REQ_MT]);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, cached[K_REQ_PLAIN_MT]);
   lua_setmetatable(L, -2);
   lua_pushvalue(L, ch_idx);
   lua_setiuservalue(L, -2, 1);
@@ -271,6 +276,17 @@ static int request_gc(lua_State *L) {
             "renderer '%s' (id %d); it gets \"%s\"\n", SAFE(ch ? ch : "?"), r->name, r->id, never);
   reply_error(r, q->id, never, sizeof never - 1);
   return 0;
+}
+
+/* A request starts with a metatable without __gc: most are answered before
+ * their handler first returns, and an object with a finalizer costs the
+ * collector a finalizer call when it dies (~700 instructions a request).
+ * One still open after its handlers ran (they wait, or keep the event) gets
+ * the __gc that answers it "reply was never sent" if it is dropped. */
+static void request_arm(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, cached[K_REQ_MT]);
+  lua_setmetatable(L, idx);
 }
 
 /* ---- the runner's finisher ------------------------------------------------------------- */
@@ -468,6 +484,10 @@ static void cache_open(lua_State *L) {
   cached[K_INVOKE_MT] = mh_ref(L);
   luaL_getmetatable(L, REQ_MT);
   cached[K_REQ_MT] = mh_ref(L);
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, REQ_MT);
+  lua_setfield(L, -2, "__name");
+  cached[K_REQ_PLAIN_MT] = mh_ref(L);
 }
 
 static void cache_close(lua_State *L) {
@@ -1005,11 +1025,14 @@ static void on_line_body(lua_State *L, mh_renderer_t *r, const char *line, size_
         } else {
           lua_rawgetp(L, ev, &TOKEN_KEY);
           mh_request_t *q = lua_touserdata(L, -1);
-          lua_pop(L, 1);  /* the event keeps it */
+          int q_idx = lua_gettop(L);  /* the event keeps it too */
           if (wl) wc_emit_ipc(L, r, "ipc-message-sync", ev, ch_idx, first, m.nargs);
           emit(L, r->ipc, ch, chn, ch_idx, ev, first, m.nargs);
           emit(L, ipc_main, ch, chn, ch_idx, ev, first, m.nargs);
-          if (!q->done) mh_host_watch_pending();
+          if (!q->done) {
+            request_arm(L, q_idx);
+            mh_host_watch_pending();
+          }
         }
       } else {
         /* Electron 17+: the webContents scope first, then ipcMain. */
@@ -1039,7 +1062,10 @@ static void on_line_body(lua_State *L, mh_renderer_t *r, const char *line, size_
         push_event(L, r, frame, K_INVOKE_MT);
         for (int a = 0; a < m.nargs; a++) lua_pushvalue(L, first + a);
         mh_lstate_run_raw(L, 2 + m.nargs);
-        if (!q->done) mh_host_watch_pending();
+        if (!q->done) {
+          request_arm(L, -1);  /* the copy below the token */
+          mh_host_watch_pending();
+        }
       }
       break;
     }
@@ -1662,8 +1688,7 @@ static int l_open(lua_State *L) {
   lua_setfield(L, -2, "mainhost.host");
   lua_pop(L, 1);
 
-  lua_pushcfunction(L, l_finish);
-  mh_lstate_set_finisher(L);
+  mh_lstate_set_finisher(l_finish);
   return 0;
 }
 

@@ -432,8 +432,7 @@ int mh_renderer_main(int argc, char **argv) {
   lua_pushcfunction(L, open_channel_module);
   lua_setfield(L, -2, "mainhost.channel");
   lua_pop(L, 1);
-  lua_pushcfunction(L, l_finish);
-  mh_lstate_set_finisher(L);
+  mh_lstate_set_finisher(l_finish);
 
   /* arg, as lua5.4 sets it: arg[0] the script, arg[-1] the interpreter. */
   lua_createtable(L, argc, 2);

@@ -158,7 +158,6 @@ static int l_running(lua_State *L) {
   lua_pushboolean(L, ismain);
   return 2;
 }
-static int finisher_ref = LUA_NOREF;
 static char TRACEBACK_KEY;            /* registry[&TRACEBACK_KEY]: the last traceback */
 
 /* Keeps the error as it is (a handler's reply needs the object) and puts
@@ -175,21 +174,25 @@ static int runner_msgh(lua_State *L) {
   return 1;
 }
 
-/* Stack: msgh, token, then the function's results or its error. */
+/* Stack: msgh, token, then the function's results or its error. The
+ * finisher, a C function, is called directly on this frame (no Lua call):
+ * it sees token, ok, results... | err, traceback at 1... */
+static lua_CFunction finisher;
+
 static int trampoline_k(lua_State *co, int status, lua_KContext ctx) {
   (void)ctx;
   int ok = status == LUA_OK || status == LUA_YIELD;
   if (ok && lua_type(co, 2) == LUA_TSTRING) return 0;  /* a listener's results go nowhere */
-  lua_rawgeti(co, LUA_REGISTRYINDEX, finisher_ref);
-  lua_replace(co, 1);  /* finish(token, ...) in place of msgh */
+  lua_remove(co, 1);  /* msgh */
   lua_pushboolean(co, ok);
-  lua_insert(co, 3);
+  lua_insert(co, 2);
   if (!ok) {
     lua_rawgetp(co, LUA_REGISTRYINDEX, &TRACEBACK_KEY);
     lua_pushnil(co);
     lua_rawsetp(co, LUA_REGISTRYINDEX, &TRACEBACK_KEY);
   }
-  lua_call(co, lua_gettop(co) - 1, 0);
+  luaL_checkstack(co, LUA_MINSTACK, "finishing a handler");
+  if (finisher) finisher(co);
   return 0;
 }
 
@@ -269,10 +272,7 @@ void mh_lstate_run(lua_State *L, int nargs) {
 
 void mh_lstate_run_raw(lua_State *L, int nargs) { run(L, nargs); }
 
-void mh_lstate_set_finisher(lua_State *L) {
-  if (finisher_ref != LUA_NOREF) mh_unref(L, finisher_ref);
-  finisher_ref = mh_ref(L);
-}
+void mh_lstate_set_finisher(lua_CFunction f) { finisher = f; }
 
 /* "mainhost.runner" for Lua modules (the emitters): run(fn, token, ...). */
 static int open_runner(lua_State *L) {
@@ -343,9 +343,9 @@ lua_State *mh_lstate_open(uv_loop_t *loop) {
 
 void mh_lstate_close(lua_State *L) {
   mh_unref(L, pool_ref);
-  mh_unref(L, finisher_ref);
   mh_unref(L, raw_running_ref);
-  pool_ref = finisher_ref = raw_running_ref = LUA_NOREF;
+  pool_ref = raw_running_ref = LUA_NOREF;
+  finisher = NULL;
   npool = 0;
   memset(anchored, 0, sizeof anchored);
   lua_close(L);

@@ -47,8 +47,11 @@ void mh_lstate_run(lua_State *L, int nargs);
  * with token below fn: the stack holds token, fn, args (the order the
  * coroutine takes them in, so nothing is moved). [-(nargs+1), +0, -] */
 void mh_lstate_run_raw(lua_State *L, int nargs);
-/* Sets the finisher (the function on top of the stack). [-1, +0, -] */
-void mh_lstate_set_finisher(lua_State *L);
+/* Sets the finisher. It is called on the coroutine's own frame, with
+ * token, ok, results... | err, traceback at indices 1...; what it returns
+ * is ignored, and an error it raises ends the coroutine (reported by the
+ * runner). */
+void mh_lstate_set_finisher(lua_CFunction f);
 
 /* Counted registry refs: every mh_ref has one mh_unref; the count must be
  * zero at shutdown. */
