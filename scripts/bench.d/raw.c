@@ -110,9 +110,45 @@ static void pin_from_env(void) {
   if (sched_setaffinity(0, sizeof set, &set) != 0) die("sched_setaffinity");
 }
 
+/* RAW_TOUCH_KB=K (a diagnostic, not part of the bench's figures): per
+ * round trip the client also walks every cache line of a private K KiB
+ * buffer, each line holding the index of the next in a shuffled cycle (one
+ * dependent load after another, no prefetching), as a process whose code
+ * and data per wake-up span K KiB would. It shows what such a working set
+ * costs a process that wakes up after many others ran on its CPU (see "64
+ * renderers" in docs/benchmarks.md). */
+static uint32_t *touch_buf;  /* 16 words a line; word 0 is the next line */
+static size_t touch_lines;
+
+static void touch_init(void) {
+  const char *s = getenv("RAW_TOUCH_KB");
+  touch_lines = s ? (size_t)atol(s) * 1024 / 64 : 0;
+  if (!touch_lines) return;
+  uint32_t *order = malloc(touch_lines * sizeof *order);
+  touch_buf = malloc(touch_lines * 64);
+  if (!touch_buf || !order) die("malloc");
+  for (size_t i = 0; i < touch_lines; i++) order[i] = (uint32_t)i;
+  uint64_t x = 88172645463325252ull;  /* xorshift: the same shuffle every run */
+  for (size_t i = touch_lines - 1; i > 0; i--) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    size_t j = x % (i + 1);
+    uint32_t t = order[i];
+    order[i] = order[j], order[j] = t;
+  }
+  for (size_t i = 0; i < touch_lines; i++) touch_buf[(size_t)order[i] * 16] = order[(i + 1) % touch_lines];
+  free(order);
+}
+
+static void touch(void) {
+  uint32_t at = 0;
+  for (size_t i = 0; i < touch_lines; i++) at = touch_buf[(size_t)at * 16];
+  if (at == 0xFFFFFFFFu) fprintf(stderr, "?");
+}
+
 static void pp_client(int fd, int dur_ms, int warm_ms) {
   char buf[4096];
   pin_from_env();
+  touch_init();
   read_line(fd, buf, sizeof buf);  /* go */
   size_t cap = 1 << 16, n = 0;
   uint64_t *lat = malloc(cap * sizeof *lat);
@@ -125,6 +161,7 @@ static void pp_client(int fd, int dur_ms, int warm_ms) {
     uint64_t t0 = now_ns();
     write_all(fd, REQ, sizeof REQ - 1);
     read_line(fd, buf, sizeof buf);
+    if (touch_lines) touch();
     t = now_ns();
     if (t0 >= mstart) {
       if (n == cap) {
