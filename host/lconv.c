@@ -259,14 +259,280 @@ static int decode(lua_State *L, mh_msg_t *m, int root, const char *s, size_t n,
   return rc;
 }
 
+/* ---- the envelope fast path ------------------------------------------------
+ * Ordinary messages ({"k":"invoke","ch":"add","id":17,"args":[2,3]}) are read
+ * here directly, without the reader's per-token callbacks: the known fields
+ * are matched by their first letter and bytes, small integers are parsed in
+ * place, and strings without escapes are pushed straight from the input.
+ * Anything else inside a string goes to the reader's own scanner
+ * (mh_json_read_string), other numbers to mh_json_read_number, and
+ * containers inside "args" to the generic decoder (mh_json_parse_prefix in
+ * value mode, with the depth the generic path would give them).
+ * It only ever accepts: anything it does not expect (an unknown or escaped
+ * key, an unknown kind, "cmd", a second "args", a wrong type, a syntax
+ * error, ...) makes it give up, and the caller decodes the line again on
+ * the generic path, so errors, their texts and every unusual case come
+ * from one place. Giving up is always safe: nothing it did is observable
+ * once the caller has reset the stack. */
+
+typedef struct fast {
+  lua_State *L;
+  mh_buf_t *scratch;
+  const char *end;
+  int base;   /* the channel and error slots are base + 1 and base + 2 */
+  int slots;  /* 1 once those two slots are on the stack */
+  int room;   /* stack slots known to be reserved above the top */
+} fast_t;
+
+static inline const char *fast_ws(const char *p, const char *end) {
+  while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) p++;
+  return p;
+}
+
+/* The next byte that is not white space, moving *pq to it; 0 at the end
+ * (never an expected byte: a NUL there is a syntax error anyway). Lines are
+ * usually compact, so this tests the byte itself before any skipping. */
+static inline char fast_peek(const char **pq, const char *end) {
+  const char *q = *pq;
+  if (q < end && (unsigned char)*q > ' ') return *q;
+  *pq = q = fast_ws(q, end);
+  return q < end ? *q : 0;
+}
+
+static inline int is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* The field whose key (without escapes) starts at q, just past its opening
+ * quote; q is moved past the closing quote. F_OTHER for any other key.
+ * Matched by the first letter and the bytes, cheaper than a scan and
+ * memcmp for these few short names. */
+static inline int fast_key(const char **pq, const char *end) {
+  const char *q = *pq;
+  ptrdiff_t avail = end - q;
+  int f;
+  size_t n;
+  if (avail < 2) return F_OTHER;
+  switch (q[0]) {
+    case 'k': f = F_K; n = 1; break;
+    case 'v': f = F_V; n = 1; break;
+    case 'c': if (avail < 3 || q[1] != 'h') return F_OTHER; f = F_CH; n = 2; break;
+    case 'i': if (avail < 3 || q[1] != 'd') return F_OTHER; f = F_ID; n = 2; break;
+    case 'a':
+      if (avail < 5 || q[1] != 'r' || q[2] != 'g' || q[3] != 's') return F_OTHER;
+      f = F_ARGS; n = 4; break;
+    case 'f':
+      if (avail < 6 || memcmp(q + 1, "rame", 4) != 0) return F_OTHER;
+      f = F_FRAME; n = 5; break;
+    case 'e':
+      if (avail < 6 || memcmp(q + 1, "rror", 4) != 0) return F_OTHER;
+      f = F_ERROR; n = 5; break;
+    default: return F_OTHER;
+  }
+  if (q[n] != '"') return F_OTHER;
+  *pq = q + n + 1;
+  return f;
+}
+
+/* Reads the string whose '"' is at *pq, as read_string does. 0, or -1 when
+ * it is not valid JSON. */
+static inline int fast_string(fast_t *f, const char **pq, const char **s, size_t *n) {
+  const char *b = *pq + 1, *e = mh_wire_plain_end(b, f->end);
+  /* No escape and nothing to check: the bytes are the input's, as they are. */
+  if (e < f->end && *e == '"') {
+    *s = b;
+    *n = (size_t)(e - b);
+    *pq = e + 1;
+    return 0;
+  }
+  return mh_json_read_string(*pq, f->end, f->scratch, s, n, pq) == 0 ? 0 : -1;
+}
+
+/* Reads the number at *pq (a '-' or a digit) into v, as read_number does.
+ * 0, or -1 when it is not valid JSON. */
+static inline int fast_number(fast_t *f, const char **pq, mh_json_value_t *v) {
+  const char *q = *pq, *s = q, *end = f->end;
+  q += *q == '-';
+  const char *d = q;
+  uint64_t acc = 0;  /* may wrap past 19 digits: then it is not used */
+  while (q < end && is_digit(*q)) acc = acc * 10 + (uint64_t)(*q++ - '0');
+  /* 1 to 18 digits (no int64 overflow), no leading zero, no fraction or
+   * exponent: parse it here; anything else is the reader's. */
+  size_t nd = (size_t)(q - d);
+  if (nd - 1 < 18 && (*d != '0' || nd == 1) &&
+      (q >= end || (*q != '.' && *q != 'e' && *q != 'E'))) {
+    v->type = MH_JSON_INTEGER;
+    v->i = *s == '-' ? -(int64_t)acc : (int64_t)acc;
+    *pq = q;
+    return 0;
+  }
+  return mh_json_read_number(s, end, f->scratch, v, pq) == 0 ? 0 : -1;
+}
+
+/* Reads one container argument at *pq with the generic decoder, as the
+ * generic path would at depth 3, leaving its table on the stack. 0, or -1
+ * on any failure. */
+static int fast_container(fast_t *f, const char **pq, int max_depth) {
+  dec_level_t small[DEC_SMALL];
+  dec_t d;
+  d.lv = small;
+  d.lvcap = DEC_SMALL;
+  d.heap = NULL;
+  d.L = f->L;
+  d.m = NULL;
+  d.root = 1;
+  d.field = F_NONE;
+  d.skip = 0;
+  d.in_args = 0;
+  d.base = lua_gettop(f->L);
+  size_t used = 0;
+  /* Depth 1 here is depth 3 in the message: the same limit, shifted by 2. */
+  int rc = mh_json_parse_prefix(*pq, (size_t)(f->end - *pq), max_depth - 2, f->scratch,
+                                &dec_handler, &d, NULL, &used);
+  free(d.heap);
+  if (rc != MH_JSON_OK) return -1;
+  *pq += used;
+  return 0;
+}
+
+/* Pushes the channel and error slots (nil) if not yet there. */
+static inline void fast_slots(fast_t *f) {
+  if (f->slots) return;
+  lua_pushnil(f->L);
+  lua_pushnil(f->L);
+  f->slots = 1;
+  f->room -= 2;
+}
+
+/* Reads the elements of "args" from just past its '['. 0, or -1. */
+static int fast_args(fast_t *f, const char **pq, int max_depth, mh_msg_t *m) {
+  lua_State *L = f->L;
+  const char *q = *pq, *end = f->end, *s;
+  size_t sn;
+  if (fast_peek(&q, end) == ']') { *pq = q + 1; return 0; }
+  for (;;) {
+    /* The generic path checks for 4 free slots before each argument: check
+     * for more at once, and again only when fewer than 4 are left. */
+    if (f->room < 4) {
+      if (!lua_checkstack(L, 32)) return -1;
+      f->room = 32;
+    }
+    char c = fast_peek(&q, end);
+    if (c == '"') {
+      if (fast_string(f, &q, &s, &sn) != 0) return -1;
+      lua_pushlstring(L, s, sn);
+    } else if (c == '-' || is_digit(c)) {
+      mh_json_value_t v;
+      if (fast_number(f, &q, &v) != 0) return -1;
+      if (v.type == MH_JSON_INTEGER) lua_pushinteger(L, (lua_Integer)v.i);
+      else lua_pushnumber(L, (lua_Number)v.d);
+    } else if (c == '[' || c == '{') {
+      if (fast_container(f, &q, max_depth) != 0) return -1;
+    } else if (c == 't' && end - q >= 4 && memcmp(q, "true", 4) == 0) {
+      lua_pushboolean(L, 1);
+      q += 4;
+    } else if (c == 'f' && end - q >= 5 && memcmp(q, "false", 5) == 0) {
+      lua_pushboolean(L, 0);
+      q += 5;
+    } else if (c == 'n' && end - q >= 4 && memcmp(q, "null", 4) == 0) {
+      lua_pushnil(L);  /* a null argument is nil */
+      q += 4;
+    } else {
+      return -1;
+    }
+    f->room--;
+    m->nargs++;
+    c = fast_peek(&q, end);
+    if (c == ',') { q++; continue; }
+    if (c == ']') { *pq = q + 1; return 0; }
+    return -1;
+  }
+}
+
+/* 1: the line was decoded (the two slots and the arguments pushed above
+ * base, *m filled); 0: give up (the caller resets the stack and *m). room:
+ * the stack slots the caller has reserved above base. */
+static int fast_msg(lua_State *L, const char *line, size_t n, mh_buf_t *scratch, int max_depth,
+                    mh_msg_t *m, int base, int room) {
+  fast_t f = {L, scratch, line + n, base, 0, room};
+  const char *q = line, *end = f.end, *s;
+  size_t sn;
+  if (max_depth < 2) return 0;  /* "args" itself would be too deep */
+  if (fast_peek(&q, end) != '{') return 0;
+  q++;
+  for (;;) {
+    if (fast_peek(&q, end) != '"') return 0;
+    q++;
+    int fld = fast_key(&q, end);
+    if (fld == F_OTHER) return 0;  /* "cmd", unknown or escaped keys */
+    if (fast_peek(&q, end) != ':') return 0;
+    q++;
+    if (!fast_peek(&q, end)) return 0;
+    switch (fld) {
+      case F_K: {
+        if (*q != '"' || fast_string(&f, &q, &s, &sn) != 0) return 0;
+        int kind = kind_of(s, sn);
+        if (kind == MH_K_UNKNOWN) return 0;  /* the generic path keeps its text */
+        m->kind = kind;
+        break;
+      }
+      case F_CH:
+      case F_ERROR:
+        if (*q != '"' || fast_string(&f, &q, &s, &sn) != 0) return 0;
+        if (!f.slots) {
+          /* The slots are not there yet: push them with the value in place
+           * instead of replacing a nil. */
+          if (fld == F_ERROR) lua_pushnil(L);
+          lua_pushlstring(L, s, sn);
+          if (fld == F_CH) lua_pushnil(L);
+          f.slots = 1;
+          f.room -= 2;
+        } else {
+          lua_pushlstring(L, s, sn);
+          lua_replace(L, base + (fld == F_CH ? 1 : 2));
+        }
+        break;
+      case F_ID:
+      case F_FRAME:
+      case F_V: {
+        mh_json_value_t v;
+        if ((*q != '-' && !is_digit(*q)) || fast_number(&f, &q, &v) != 0 ||
+            v.type != MH_JSON_INTEGER)
+          return 0;
+        if (fld == F_ID) { m->id = v.i; m->has_id = 1; }
+        else if (fld == F_FRAME) { m->frame = v.i; m->has_frame = 1; }
+        else m->version = v.i;
+        break;
+      }
+      case F_ARGS:
+        if (m->has_args || *q != '[') return 0;
+        m->has_args = 1;
+        fast_slots(&f);
+        q++;
+        if (fast_args(&f, &q, max_depth, m) != 0) return 0;
+        break;
+    }
+    char c = fast_peek(&q, end);
+    if (c == ',') { q++; continue; }
+    if (c == '}') { q++; break; }
+    return 0;
+  }
+  if (fast_peek(&q, end) || q != end) return 0;
+  fast_slots(&f);
+  return 1;
+}
+
 int mh_lconv_decode_msg(lua_State *L, const char *line, size_t n, mh_buf_t *scratch,
                         int max_depth, mh_msg_t *m, char *err, size_t errlen) {
   memset(m, 0, sizeof *m);
   luaL_checkstack(L, 8, "decoding a message");
   int base = lua_gettop(L);
-  lua_pushnil(L); /* channel */
-  lua_pushnil(L); /* error */
-  if (decode(L, m, 3, line, n, scratch, max_depth, err, errlen) != 0) return -1;
+  if (!fast_msg(L, line, n, scratch, max_depth, m, base, 8)) {
+    /* Not an ordinary message, or not valid: decode it on the generic path. */
+    lua_settop(L, base);
+    memset(m, 0, sizeof *m);
+    lua_pushnil(L); /* channel */
+    lua_pushnil(L); /* error */
+    if (decode(L, m, 3, line, n, scratch, max_depth, err, errlen) != 0) return -1;
+  }
   if (m->kind == MH_K_UNKNOWN) {
     lua_settop(L, base);
     if (m->has_bad_kind) snprintf(err, errlen, "unknown message kind \"%s\"", bad_kind);

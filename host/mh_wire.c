@@ -85,25 +85,10 @@ void mh_framer_free(mh_framer_t *f) {
 
 /* ---- shared byte classes -------------------------------------------------- */
 
-#define ONES 0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-
-/* Non-zero when any of the 8 bytes needs attention in a JSON string: a
- * quote, a backslash, a control byte or a non-ASCII byte. */
-static inline uint64_t special8(uint64_t x) {
-  uint64_t q = x ^ (ONES * '"');
-  uint64_t s = x ^ (ONES * '\\');
-  uint64_t zq = (q - ONES) & ~q;
-  uint64_t zs = (s - ONES) & ~s;
-  uint64_t ctl = (x - ONES * 0x20) & ~x;
-  return (zq | zs | ctl | x) & HIGHS;
-}
-
-static inline uint64_t load8(const char *p) {
-  uint64_t x;
-  memcpy(&x, p, 8);
-  return x;
-}
+/* special8 and load8 live in mh_wire.h (mh_wire_special8, mh_wire_load8),
+ * shared with the envelope fast path in lconv.c. */
+#define special8 mh_wire_special8
+#define load8 mh_wire_load8
 
 /* Length of the valid UTF-8 sequence starting at s (2 to 4), or 0. */
 static size_t utf8_len(const unsigned char *s, size_t avail) {
@@ -445,8 +430,26 @@ static inline const char *skip_ws(const char *p, const char *end) {
   return p;
 }
 
-int mh_json_parse(const char *p, size_t n, int max_depth, mh_buf_t *scratch,
-                  const mh_json_handler_t *h, void *ud, mh_json_error_t *err) {
+int mh_json_read_string(const char *p, const char *end, mh_buf_t *scratch,
+                        const char **s, size_t *n, const char **next) {
+  reader_t r = {p, p, end, scratch, NULL};
+  int rc = read_string(&r, s, n);
+  *next = r.p;
+  return rc;
+}
+
+int mh_json_read_number(const char *p, const char *end, mh_buf_t *scratch,
+                        mh_json_value_t *v, const char **next) {
+  reader_t r = {p, p, end, scratch, NULL};
+  int rc = read_number(&r, v);
+  *next = r.p;
+  return rc;
+}
+
+/* used: NULL for a whole text (mh_json_parse), else where the bytes read
+ * after one value go (mh_json_parse_prefix). */
+static int parse(const char *p, size_t n, int max_depth, mh_buf_t *scratch,
+                 const mh_json_handler_t *h, void *ud, mh_json_error_t *err, size_t *used) {
   reader_t r = {p, p, p + n, scratch, err};
   level_t small[32];
   level_t *lv = small;
@@ -464,7 +467,11 @@ int mh_json_parse(const char *p, size_t n, int max_depth, mh_buf_t *scratch,
     char c = *r.p;
     switch (state) {
       case S_AFTER: {
-        if (depth == 0) { rc = fail(&r, MH_JSON_SYNTAX, "trailing characters after the value"); goto done; }
+        if (depth == 0) {
+          if (used) goto done;  /* a prefix: the bytes after the value are the caller's */
+          rc = fail(&r, MH_JSON_SYNTAX, "trailing characters after the value");
+          goto done;
+        }
         level_t *top = &lv[depth - 1];
         if (c == ',') { r.p++; state = top->is_object ? S_KEY : S_VALUE; continue; }
         if (c == (top->is_object ? '}' : ']')) goto close;
@@ -545,7 +552,19 @@ int mh_json_parse(const char *p, size_t n, int max_depth, mh_buf_t *scratch,
   }
 done:
   if (lv != small) free(lv);
+  if (used) *used = (size_t)(r.p - r.start);
   return rc;
+}
+
+int mh_json_parse(const char *p, size_t n, int max_depth, mh_buf_t *scratch,
+                  const mh_json_handler_t *h, void *ud, mh_json_error_t *err) {
+  return parse(p, n, max_depth, scratch, h, ud, err, NULL);
+}
+
+int mh_json_parse_prefix(const char *p, size_t n, int max_depth, mh_buf_t *scratch,
+                         const mh_json_handler_t *h, void *ud, mh_json_error_t *err,
+                         size_t *used) {
+  return parse(p, n, max_depth, scratch, h, ud, err, used);
 }
 
 /* ---- result lines ------------------------------------------------------------ */

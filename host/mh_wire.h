@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* ---- growable byte buffer ------------------------------------------- */
 
@@ -51,6 +52,41 @@ size_t mh_framer_pending(const mh_framer_t *f);
 void mh_framer_free(mh_framer_t *f);
 
 /* ---- JSON reader --------------------------------------------------------- */
+
+/* Non-zero when any of the 8 bytes of x needs attention in a JSON string: a
+ * quote, a backslash, a control byte or a non-ASCII byte. The lowest flagged
+ * byte is exact (false flags only sit above a true one). */
+static inline uint64_t mh_wire_special8(uint64_t x) {
+  const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+  uint64_t q = x ^ (ones * '"');
+  uint64_t s = x ^ (ones * '\\');
+  uint64_t zq = (q - ones) & ~q;
+  uint64_t zs = (s - ones) & ~s;
+  uint64_t ctl = (x - ones * 0x20) & ~x;
+  return (zq | zs | ctl | x) & highs;
+}
+
+static inline uint64_t mh_wire_load8(const char *p) {
+  uint64_t x;
+  memcpy(&x, p, 8);
+  return x;
+}
+
+/* The first byte in [p, end) that a JSON string cannot hold as it is (a
+ * quote, a backslash, a control byte or a non-ASCII byte), or end: when it
+ * is a '"', [p, that byte) is a string's whole content, without escapes. */
+static inline const char *mh_wire_plain_end(const char *p, const char *end) {
+  for (; end - p >= 8; p += 8) {
+    uint64_t m8 = mh_wire_special8(mh_wire_load8(p));
+    if (m8) return p + (__builtin_ctzll(m8) >> 3);
+  }
+  while (p < end) {
+    unsigned char c = (unsigned char)*p;
+    if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) break;
+    p++;
+  }
+  return p;
+}
 
 typedef enum mh_json_type {
   MH_JSON_NULL,
@@ -105,6 +141,26 @@ typedef struct mh_json_error {
  * unescaped strings. Returns MH_JSON_OK or one of the negative codes. */
 int mh_json_parse(const char *p, size_t n, int max_depth, mh_buf_t *scratch,
                   const mh_json_handler_t *h, void *ud, mh_json_error_t *err);
+
+/* Like mh_json_parse, but the JSON value may be followed by other bytes:
+ * stops after the first complete value (and the white space after it) and
+ * sets *used to the bytes read. For a caller that reads the text around the
+ * value itself (the envelope fast path in lconv.c). */
+int mh_json_parse_prefix(const char *p, size_t n, int max_depth, mh_buf_t *scratch,
+                         const mh_json_handler_t *h, void *ud, mh_json_error_t *err,
+                         size_t *used);
+
+/* The reader's own string and number scanners, for such a caller. Each
+ * reads the token starting at p (a '"' for a string; '-' or a digit for a
+ * number), exactly as mh_json_parse does, and returns 0 with the value and
+ * *next just past the token, or a negative MH_JSON_ code (no message).
+ * A string's bytes are in the input when it had no escapes, else in
+ * scratch (as in mh_json_value_t). A number is MH_JSON_INTEGER or
+ * MH_JSON_REAL. */
+int mh_json_read_string(const char *p, const char *end, mh_buf_t *scratch,
+                        const char **s, size_t *n, const char **next);
+int mh_json_read_number(const char *p, const char *end, mh_buf_t *scratch,
+                        mh_json_value_t *v, const char **next);
 
 /* ---- JSON writers ----------------------------------------------------------- */
 

@@ -1107,6 +1107,83 @@ static void test_result_head(void) {
   CHECK_STR(head, "{\"k\":\"result\",\"id\":-9223372036854775808");
 }
 
+/* The pieces lconv.c's envelope fast path uses: a prefix parse that stops
+ * after one value, the string and number scanners on their own, and the
+ * scan for a string's plain run. Each must agree with mh_json_parse. */
+static void test_reader_pieces(void) {
+  mh_buf_t scratch = {0};
+  size_t used = 99;
+  /* A value followed by other bytes: read up to them (and the spaces). */
+  char *in = dup_exact(S("[1,{\"a\":[]}] ,2]"));
+  CHECK_INT(mh_json_parse_prefix(in, 16, 8, &scratch, &no_callbacks, NULL, NULL, &used), MH_JSON_OK);
+  CHECK_INT(used, 13);
+  CHECK_INT(mh_json_parse(in, 16, 8, &scratch, &no_callbacks, NULL, NULL), MH_JSON_SYNTAX);
+  /* The same limits and errors as a whole parse. */
+  CHECK_INT(mh_json_parse_prefix(in, 16, 1, &scratch, &no_callbacks, NULL, NULL, &used), MH_JSON_DEPTH);
+  CHECK_INT(mh_json_parse_prefix(in, 5, 8, &scratch, &no_callbacks, NULL, NULL, &used), MH_JSON_SYNTAX);
+  free(in);
+  in = dup_exact(S("{}"));
+  CHECK_INT(mh_json_parse_prefix(in, 2, 8, &scratch, &no_callbacks, NULL, NULL, &used), MH_JSON_OK);
+  CHECK_INT(used, 2);
+  free(in);
+
+  const char *s, *next;
+  size_t n;
+  in = dup_exact(S("\"abc\",1"));
+  CHECK_INT(mh_json_read_string(in, in + 7, &scratch, &s, &n, &next), 0);
+  CHECK_MEM(s, n, "abc", 3);
+  CHECK(s == in + 1);  /* no escapes: the input's own bytes */
+  CHECK(next == in + 5);
+  free(in);
+  in = dup_exact(S("\"a\\n\\udcff\\u00e9\"x"));
+  CHECK_INT(mh_json_read_string(in, in + 18, &scratch, &s, &n, &next), 0);
+  CHECK_MEM(s, n, "a\n\xff\xc3\xa9", 5);
+  CHECK(next == in + 17);
+  free(in);
+  in = dup_exact(S("\"ab"));
+  CHECK_INT(mh_json_read_string(in, in + 3, &scratch, &s, &n, &next), MH_JSON_SYNTAX);
+  free(in);
+  in = dup_exact(S("\"\xff\""));
+  CHECK_INT(mh_json_read_string(in, in + 3, &scratch, &s, &n, &next), MH_JSON_UTF8);
+  free(in);
+
+  mh_json_value_t v;
+  in = dup_exact(S("-9223372036854775808]"));
+  CHECK_INT(mh_json_read_number(in, in + 21, &scratch, &v, &next), 0);
+  CHECK_INT(v.type, MH_JSON_INTEGER);
+  CHECK(v.i == INT64_MIN);
+  CHECK(next == in + 20);
+  free(in);
+  in = dup_exact(S("9223372036854775808"));
+  CHECK_INT(mh_json_read_number(in, in + 19, &scratch, &v, &next), 0);
+  CHECK_INT(v.type, MH_JSON_REAL);
+  free(in);
+  in = dup_exact(S("01"));
+  CHECK_INT(mh_json_read_number(in, in + 2, &scratch, &v, &next), MH_JSON_SYNTAX);
+  free(in);
+  in = dup_exact(S("1e400"));
+  CHECK_INT(mh_json_read_number(in, in + 5, &scratch, &v, &next), MH_JSON_RANGE);
+  free(in);
+
+  /* The plain run stops at the first byte a string cannot hold as is, in
+   * the 8-byte blocks and in the tail alike. */
+  static const char stops[] = {'"', '\\', 0x01, 0x1f, (char)0x80, (char)0xff};
+  char buf[24];
+  for (size_t len = 0; len < sizeof buf; len++) {
+    memset(buf, 'x', sizeof buf);
+    CHECK(mh_wire_plain_end(buf, buf + len) == buf + len);
+    for (size_t at = 0; at < len; at++)
+      for (size_t k = 0; k < sizeof stops; k++) {
+        memset(buf, ' ', sizeof buf);
+        buf[at] = stops[k];
+        if (mh_wire_plain_end(buf, buf + len) != buf + at)
+          failf("plain_end: len %zu, byte 0x%02x at %zu", len, (unsigned char)stops[k], at);
+        mh_test_checks++;
+      }
+  }
+  mh_buf_free(&scratch);
+}
+
 int main(void) {
   test_buf();
   test_golden();
@@ -1121,5 +1198,6 @@ int main(void) {
   test_framer();
   test_locale();
   test_result_head();
+  test_reader_pieces();
   return TEST_DONE();
 }
