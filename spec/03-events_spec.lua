@@ -184,6 +184,313 @@ describe("the event object", function()
   end)
 end)
 
+describe("each message's event", function()
+  after_each(function() t.cleanup() end)
+
+  -- Lines `who` printed that start with prefix (prefix removed), in order.
+  local function said_with(r, who, prefix)
+    local out = {}
+    for _, l in ipairs(said(r, who)) do
+      if l:sub(1, #prefix) == prefix then out[#out + 1] = l:sub(#prefix + 1) end
+    end
+    return out
+  end
+
+  it("keeps what a listener sets on one event (fields, returnValue, overridden sender, processId, frameId "
+    .. "and reply) off the next events of that renderer and of other renderers, while the other listeners "
+    .. "of the same message see it", function()
+    local ui = [[
+      local pid = math.tointeger(uv.os_getpid())
+      local sub = R.openFrame()
+      for i = 1, 3 do
+        ipc.send("mark", R.name, "send", i, pid)
+        say("sendSync", ipc.sendSync("mark", R.name, "sendSync", i, pid))
+        say("invoke", ipc.invoke("mark", R.name, "invoke", i, pid))
+        sub.ipcRenderer.send("mark", R.name, "subSend", i, pid)
+        say("subSendSync", sub.ipcRenderer.sendSync("mark", R.name, "subSendSync", i, pid))
+      end
+      ipc.send("done")
+    ]]
+    local r = run([[
+      local function check(event, name, kind, i, pid)
+        local s = event.sender
+        say(name, kind, i, "sender", type(s) == "table" and s.name or tostring(s), "foo", tostring(event.foo),
+          "frameId", tostring(event.frameId), "processId ok", tostring(event.processId == pid),
+          "reply", type(event.reply), "returnValue", tostring(event.returnValue))
+        event.foo = name .. "-" .. kind .. "-" .. i
+        event.sender = "not a webContents"
+        event.processId = -1
+        event.frameId = 99
+        event.reply = "not a function"
+      end
+      ipcMain.on("mark", function(event, name, kind, i, pid)
+        check(event, name, kind, i, pid)
+        if kind == "sendSync" or kind == "subSendSync" then
+          event.returnValue = name .. " " .. i
+          say(name, kind, i, "returnValue reads", tostring(event.returnValue))
+        end
+      end)
+      ipcMain.on("mark", function(event, name, kind, i)
+        say(name, kind, i, "second listener: foo", event.foo, "frameId", event.frameId, "sender", event.sender)
+      end)
+      ipcMain.handle("mark", function(event, name, kind, i, pid)
+        check(event, name, kind, i, pid)
+        return name .. " " .. i
+      end)
+      quit_after(2)
+    ]], { { "a", ui }, { "b", ui } })
+    assert_ok(r)
+    for _, name in ipairs({ "a", "b" }) do
+      local expected, replies = {}, {}
+      local function add(kind, i, frame, reply)
+        local head = ("%s %d "):format(kind, i)
+        expected[#expected + 1] = head .. ("sender %s foo nil frameId %d processId ok true reply %s returnValue nil")
+          :format(name, frame, reply)
+        if kind ~= "invoke" then
+          if kind == "sendSync" or kind == "subSendSync" then
+            expected[#expected + 1] = head .. "returnValue reads nil"
+          end
+          expected[#expected + 1] = head .. ("second listener: foo %s-%s-%d frameId 99 sender not a webContents")
+            :format(name, kind, i)
+        end
+      end
+      for i = 1, 3 do
+        add("send", i, 1, "function")
+        add("sendSync", i, 1, "function")
+        add("invoke", i, 1, "nil")
+        add("subSend", i, 2, "function")
+        add("subSendSync", i, 2, "function")
+        for _, k in ipairs({ "sendSync", "invoke", "subSendSync" }) do
+          replies[#replies + 1] = ("%s %s %d"):format(k, name, i)
+        end
+      end
+      assert.are.same(expected, said_with(r, "main", name .. " "), r.stdout .. r.stderr)
+      assert.are.same(replies, said(r, name))
+    end
+  end)
+
+  it("gives each of two renderers sending on the same channel its own sender, processId and reply, "
+    .. "also when their send, sendSync and invoke events are alive at the same time", function()
+    -- Main holds each message until the other renderer's has arrived, then
+    -- answers both, the later one first: the events of a and b interleave.
+    local ui = [[
+      local pid = math.tointeger(uv.os_getpid())
+      local bad = {}
+      local function check(what, i, name, p)
+        if name ~= R.name or p ~= pid then
+          bad[#bad + 1] = ("%s %d went to %s/%s"):format(what, i, tostring(name), tostring(p))
+        end
+      end
+      local pongs = 0
+      ipc.on("pong", function(event, name, p, i)
+        pongs = pongs + 1
+        check("reply", i, name, p)
+        local n2, p2, no_reply = ipc.invoke("who", i)
+        check("invoke", i, n2, p2)
+        if not no_reply then bad[#bad + 1] = "invoke event had a reply" end
+        local v = ipc.sendSync("who", i)
+        check("sendSync", i, v[1], v[2])
+        if v[3] ~= "function" then bad[#bad + 1] = "sendSync event had no reply" end
+        if i < 6 then
+          ipc.send("ping", i + 1)
+        else
+          say("pongs", pongs, "wrong:", #bad == 0 and "none" or table.concat(bad, "; "))
+          ipc.send("done")
+        end
+      end)
+      ipc.send("ping", 1)
+    ]]
+    local r = run([[
+      local held, parked, synced = {}, {}, {}
+      local function pair(list)
+        local names = {}
+        for k, e in ipairs(list) do names[k] = e.sender.name end
+        table.sort(names)
+        return table.concat(names, " ")
+      end
+      ipcMain.on("ping", function(event, i)
+        held[#held + 1] = event
+        if #held < 2 then return end
+        local list = held
+        held = {}
+        say("round", i, "send", pair(list))
+        for k = #list, 1, -1 do
+          local e = list[k]
+          e.reply("pong", e.sender.name, e.processId, i)
+        end
+      end)
+      ipcMain.handle("who", function(event, i)
+        parked[#parked + 1] = coroutine.running()
+        if #parked == 2 then
+          local list = parked
+          parked = {}
+          say("round", i, "invoke", "both in flight")
+          assert(coroutine.resume(list[1])) -- the first one answers while this one is still running
+        else
+          coroutine.yield()
+        end
+        return event.sender.name, event.processId, event.reply == nil
+      end)
+      ipcMain.on("who", function(event, i)
+        synced[#synced + 1] = event
+        if #synced < 2 then return end
+        local list = synced
+        synced = {}
+        say("round", i, "sendSync", pair(list))
+        for k = #list, 1, -1 do
+          local e = list[k]
+          e.returnValue = { e.sender.name, e.processId, type(e.reply) }
+        end
+      end)
+      quit_after(2)
+    ]], { { "a", ui }, { "b", ui } })
+    assert_ok(r)
+    local expected = {}
+    for i = 1, 6 do
+      expected[#expected + 1] = ("round %d send a b"):format(i)
+      expected[#expected + 1] = ("round %d invoke both in flight"):format(i)
+      expected[#expected + 1] = ("round %d sendSync a b"):format(i)
+    end
+    assert.are.same(expected, said(r, "main"), r.stdout .. r.stderr)
+    assert.are.same({ "pongs 6 wrong: none" }, said(r, "a"))
+    assert.are.same({ "pongs 6 wrong: none" }, said(r, "b"))
+  end)
+
+  it("gives main-frame and sub-frame messages that interleave the right event.frameId, and sends each "
+    .. "event.reply to its own frame, also when replying after later messages arrived", function()
+    local r = run([[
+      local held = {}
+      local function show(kind, event, claimed, i)
+        say(kind, i, "frameId", event.frameId, "claimed", claimed)
+      end
+      ipcMain.on("m", function(event, kind, claimed, i)
+        show(kind, event, claimed, i)
+        event.reply("r", "now", event.frameId, i)
+        held[#held + 1] = { event, i }
+        if kind == "sendSync" then event.returnValue = event.frameId end
+      end)
+      ipcMain.handle("m", function(event, kind, claimed, i)
+        show(kind, event, claimed, i)
+        return event.frameId
+      end)
+      ipcMain.on("flush", function(event)
+        for k = #held, 1, -1 do
+          local e, i = held[k][1], held[k][2]
+          e.reply("r", "later", e.frameId, i)
+        end
+        event.reply("fin")
+      end)
+      quit_on("done")
+    ]], [[
+      local f2, f3 = R.openFrame(), R.openFrame()
+      local frames = { { 1, ipc }, { f2.id, f2.ipcRenderer }, { f3.id, f3.ipcRenderer } }
+      say("frames", f2.id, f3.id)
+      for _, f in ipairs(frames) do
+        f[2].on("r", function(event, when, to, i)
+          say("frame", f[1], "got", when, "reply for frame", to, "message", i)
+        end)
+      end
+      ipc.on("fin", function() ipc.send("done") end)
+      local order = { 1, 2, 1, 3, 3, 1, 2, 2, 1, 3 }
+      local wrong = 0
+      for i, k in ipairs(order) do
+        local id, fipc = frames[k][1], frames[k][2]
+        fipc.send("m", "send", id, i)
+        if fipc.sendSync("m", "sendSync", id, i) ~= id then wrong = wrong + 1 end
+        if fipc.invoke("m", "invoke", id, i) ~= id then wrong = wrong + 1 end
+      end
+      say("wrong answers", wrong)
+      ipc.send("flush")
+    ]])
+    assert_ok(r)
+    local ui = said(r, "ui")
+    assert.are.same("frames 2 3", ui[1], r.stdout .. r.stderr)
+    local order = { 1, 2, 1, 3, 3, 1, 2, 2, 1, 3 }
+    local main, now, later = {}, {}, {}
+    for i, f in ipairs(order) do
+      for _, kind in ipairs({ "send", "sendSync", "invoke" }) do
+        main[#main + 1] = ("%s %d frameId %d claimed %d"):format(kind, i, f, f)
+      end
+      for _ = 1, 2 do -- send and sendSync both reply
+        now[#now + 1] = ("frame %d got now reply for frame %d message %d"):format(f, f, i)
+      end
+    end
+    for i = #order, 1, -1 do
+      for _ = 1, 2 do
+        later[#later + 1] = ("frame %d got later reply for frame %d message %d"):format(order[i], order[i], i)
+      end
+    end
+    assert.are.same(main, said(r, "main"))
+    local got_now, got_later, rest = {}, {}, {}
+    for k = 2, #ui do
+      local l = ui[k]
+      if l:find(" got now ", 1, true) then
+        got_now[#got_now + 1] = l
+      elseif l:find(" got later ", 1, true) then
+        got_later[#got_later + 1] = l
+      else
+        rest[#rest + 1] = l
+      end
+    end
+    assert.are.same(sorted(now), sorted(got_now))
+    assert.are.same(later, got_later)
+    assert.are.same({ "wrong answers 0" }, rest)
+  end)
+
+  it("is a new table for each message, whose tostring starts with mainhost.IpcMainEvent, "
+    .. "mainhost.IpcMainSyncEvent or mainhost.IpcMainInvokeEvent, and an invoke event has no reply even "
+    .. "after send and sendSync events of the same renderer used theirs", function()
+    local r = run([[
+      local last = {}
+      local function show(kind, event, frame)
+        local s = tostring(event)
+        local key = kind .. frame
+        local prev = last[key]
+        last[key] = event
+        say(kind, frame, s:match("^(.-): ") or s, "new", tostring(prev == nil or (not rawequal(prev, event)
+          and tostring(prev) ~= s)), "reply", type(event.reply))
+      end
+      ipcMain.on("k", function(event, kind, frame)
+        show(kind, event, frame)
+        event.reply("r", kind)
+        if kind == "sendSync" then event.returnValue = kind end
+      end)
+      ipcMain.handle("k", function(event, kind, frame)
+        show(kind, event, frame)
+        return kind
+      end)
+      quit_on("done")
+    ]], [[
+      local sub = R.openFrame()
+      local got = {}
+      ipc.on("r", function(event, kind) got[#got + 1] = kind end)
+      sub.ipcRenderer.on("r", function(event, kind) got[#got + 1] = "sub " .. kind end)
+      for _ = 1, 2 do
+        for _, f in ipairs({ { "main", ipc }, { "sub", sub.ipcRenderer } }) do
+          f[2].send("k", "send", f[1])
+          say(f[2].sendSync("k", "sendSync", f[1]), f[2].invoke("k", "invoke", f[1]))
+        end
+      end
+      ipc.invoke("k", "invoke", "main") -- an invoke right after a sendSync and an invoke
+      say("replies", #got)
+      ipc.send("done")
+    ]])
+    assert_ok(r)
+    local expected = {}
+    for _ = 1, 2 do
+      for _, f in ipairs({ "main", "sub" }) do
+        expected[#expected + 1] = ("send %s mainhost.IpcMainEvent new true reply function"):format(f)
+        expected[#expected + 1] = ("sendSync %s mainhost.IpcMainSyncEvent new true reply function"):format(f)
+        expected[#expected + 1] = ("invoke %s mainhost.IpcMainInvokeEvent new true reply nil"):format(f)
+      end
+    end
+    expected[#expected + 1] = "invoke main mainhost.IpcMainInvokeEvent new true reply nil"
+    assert.are.same(expected, said(r, "main"))
+    assert.are.same({ "sendSync invoke", "sendSync invoke", "sendSync invoke", "sendSync invoke", "replies 8" },
+      said(r, "ui"))
+  end)
+end)
+
 describe("sendSync and event.returnValue", function()
   after_each(function() t.cleanup() end)
 

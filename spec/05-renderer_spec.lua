@@ -138,6 +138,221 @@ describe("the Lua renderer runtime", function()
     end)
   end)
 
+  describe("ipcRenderer.send, sendSync and invoke", function()
+    -- "x" logs what it got and from which frame, answers sendSync with the
+    -- frame and the number of arguments, and invoke with several values;
+    -- "upper" answers its argument in capitals; "echo" sends (ch, ...) back.
+    local XMAIN = [[
+local mh = require("mainhost")
+local function show(e, ...)
+  local p = table.pack(...)
+  for i = 1, p.n do p[i] = tostring(p[i]) end
+  print(("main: frame %d n=%d %s"):format(e.frameId, p.n, table.concat(p, ",", 1, p.n)))
+end
+mh.ipcMain.on("x", function(e, ...)
+  show(e, ...)
+  if e.returnValue == nil then e.returnValue = "sync frame " .. e.frameId .. " n=" .. select("#", ...) end
+end)
+mh.ipcMain.handle("x", function(e, ...)
+  show(e, ...)
+  return "invoke", e.frameId, select("#", ...)
+end)
+mh.ipcMain.handle("upper", function(e, s) return s:upper() end)
+mh.ipcMain.on("echo", function(e, ch, ...) e.sender.send(ch, ...) end)
+mh.ipcMain.on("done", function() print("main: got done") mh.app.quit() end)
+]]
+    local HEAD = 'local R = require("mainhost.renderer")\nlocal ipc = R.ipcRenderer\n'
+
+    it("work called with a dot and with a colon, on the main frame's ipcRenderer and on a sub-frame's", function()
+      local r = ok_app({ ["main.lua"] = XMAIN, ["ui.lua"] = HEAD .. [[
+        local sub = R.openFrame()
+        print("sub frame " .. sub.id)
+        for _, f in ipairs({ { "main", ipc }, { "sub", sub.ipcRenderer } }) do
+          local name, x = f[1], f[2]
+          x.send("x", name .. " dot send", 1, nil, 3)
+          x:send("x", name .. " colon send", 1, nil, 3)
+          print(name .. " dot sendSync: " .. x.sendSync("x", name .. " dot sendSync", 1))
+          print(name .. " colon sendSync: " .. x:sendSync("x", name .. " colon sendSync", 1))
+          print(name .. " dot invoke: " .. table.concat({ x.invoke("x", name .. " dot invoke", 1, 2) }, " "))
+          print(name .. " colon invoke: " .. table.concat({ x:invoke("x", name .. " colon invoke", 1, 2) }, " "))
+          x:send("x")
+        end
+        ipc:send("done")
+      ]] })
+      local all = r.stdout .. r.stderr
+      assert_line(r.stdout, "[ui] sub frame 2", all)
+      local main, ui = {}, {}
+      for _, l in ipairs(t.lines(r.stdout)) do
+        if l:match("^main: frame ") then main[#main + 1] = l end
+        if l:match("^%[ui%] %a+ %a+ %a+: ") then ui[#ui + 1] = l end
+      end
+      local want_main, want_ui = {}, {}
+      for _, f in ipairs({ { "main", 1 }, { "sub", 2 } }) do
+        local name, id = f[1], f[2]
+        local function m(fmt, ...) want_main[#want_main + 1] = ("main: frame %d " .. fmt):format(id, ...) end
+        m("n=4 %s dot send,1,nil,3", name)
+        m("n=4 %s colon send,1,nil,3", name)
+        m("n=2 %s dot sendSync,1", name)
+        m("n=2 %s colon sendSync,1", name)
+        m("n=3 %s dot invoke,1,2", name)
+        m("n=3 %s colon invoke,1,2", name)
+        m("n=0 ")
+        for _, how in ipairs({ "dot", "colon" }) do
+          want_ui[#want_ui + 1] = ("[ui] %s %s sendSync: sync frame %d n=2"):format(name, how, id)
+        end
+        for _, how in ipairs({ "dot", "colon" }) do
+          want_ui[#want_ui + 1] = ("[ui] %s %s invoke: invoke %d 3"):format(name, how, id)
+        end
+      end
+      assert.are.same(want_main, main, all)
+      assert.are.same(want_ui, ui, all)
+      assert_line(r.stdout, "main: got done", all)
+    end)
+
+    it("raise \"bad argument #1 to 'NAME' (channel must be a string, got TYPE)\" at the caller's line for a "
+      .. "channel that is not a string, in either form and on any frame", function()
+      local src = HEAD .. [[
+local sub = R.openFrame()
+local function try(f)
+  local ok, err = pcall(f)
+  err = tostring(err)
+  -- The position is the script's own path (arg[0]) and line.
+  if err:sub(1, #arg[0] + 1) == arg[0] .. ":" then err = "ui.lua" .. err:sub(#arg[0] + 1) end
+  print(tostring(ok) .. " " .. err)
+end
+try(function() ipc.send(nil, 1) end) -- @send nil
+try(function() ipc:send(42) end) -- @send number
+try(function() ipc.sendSync({}) end) -- @sendSync table
+try(function() ipc:sendSync(true, "x") end) -- @sendSync boolean
+try(function() ipc.invoke() end) -- @invoke none
+try(function() ipc:invoke(nil, 1) end) -- @invoke colon nil
+try(function() sub.ipcRenderer.send(1.5) end) -- @sub send
+try(function() sub.ipcRenderer:sendSync(nil) end) -- @sub sendSync
+try(function() sub.ipcRenderer:invoke(7) end) -- @sub invoke
+coroutine.wrap(function()
+  print("after an invoke: " .. ipc.invoke("upper", "ok"))
+  try(function() ipc:invoke({}) end) -- @in a coroutine
+  ipc.send("done")
+end)()
+]]
+      local function line_of(marker)
+        local n = 0
+        for l in (src .. "\n"):gmatch("([^\n]*)\n") do
+          n = n + 1
+          if l:find("-- @" .. marker, 1, true) then return n end
+        end
+        error("no marker " .. marker)
+      end
+      local r = ok_app({ ["main.lua"] = XMAIN, ["ui.lua"] = src })
+      local function bad(marker, name, typ)
+        return ("[ui] false ui.lua:%d: bad argument #1 to '%s' (channel must be a string, got %s)"):format(
+          line_of(marker), name, typ)
+      end
+      local want = {
+        bad("send nil", "send", "nil"),
+        bad("send number", "send", "number"),
+        bad("sendSync table", "sendSync", "table"),
+        bad("sendSync boolean", "sendSync", "boolean"),
+        bad("invoke none", "invoke", "nil"),
+        bad("invoke colon nil", "invoke", "nil"),
+        bad("sub send", "send", "number"),
+        bad("sub sendSync", "sendSync", "nil"),
+        bad("sub invoke", "invoke", "number"),
+        "[ui] after an invoke: OK",
+        bad("in a coroutine", "invoke", "table"),
+      }
+      local got = {}
+      for _, l in ipairs(t.lines(r.stdout)) do
+        if l:match("^%[ui%] ") then got[#got + 1] = l end
+      end
+      assert.are.same(want, got, r.stdout .. r.stderr)
+      -- Nothing reached the main script but the good invoke and "done".
+      local main = {}
+      for _, l in ipairs(t.lines(r.stdout)) do
+        if l:match("^main: ") then main[#main + 1] = l end
+      end
+      assert.are.same({ "main: got done" }, main)
+    end)
+
+    it("make invoke block and return the handler's value inside a function Lua cannot yield across "
+      .. "(a string.gsub replacement), even in a coroutine", function()
+      local r = ok_app({ ["main.lua"] = XMAIN, ["ui.lua"] = HEAD .. [[
+        local yieldable
+        local out = ("abc"):gsub("[ac]", function(c)
+          yieldable = coroutine.isyieldable()
+          return ipc.invoke("upper", c)
+        end)
+        local _, is_main = coroutine.running()
+        print("top level: main thread " .. tostring(is_main) .. ", yieldable in gsub " .. tostring(yieldable)
+          .. ": " .. out)
+        ipc.on("go", function()
+          print("listener: " .. (("xyz"):gsub("y", function(c) return ipc.invoke("upper", c) end)))
+          ipc.send("done")
+        end)
+        ipc.send("echo", "go")
+      ]] })
+      local all = r.stdout .. r.stderr
+      assert_line(r.stdout, "[ui] top level: main thread false, yieldable in gsub false: AbC", all)
+      assert_line(r.stdout, "[ui] listener: xYz", all)
+      assert_line(r.stdout, "main: got done", all)
+    end)
+
+    it("give each of many invokes in flight at once, from coroutines of all kinds and two frames, its own "
+      .. "answer when main answers them in a scrambled order", function()
+      local r = ok_app({ ["main.lua"] = [[
+local mh = require("mainhost")
+local uv = require("luv")
+local TOTAL = 30
+local parked = {}
+mh.ipcMain.handle("q", function(e, tag)
+  parked[#parked + 1] = coroutine.running()
+  if #parked == TOTAL then
+    print("main: all " .. TOTAL .. " in flight")
+    local list = parked
+    parked = {}
+    local tm = uv.new_timer()
+    tm:start(0, 0, function()
+      tm:close()
+      for k = 1, TOTAL do assert(coroutine.resume(list[(k * 7) % TOTAL + 1])) end
+    end)
+  end
+  coroutine.yield()
+  return "answer to " .. tag, e.frameId
+end)
+mh.ipcMain.on("sync", function(e, n) e.returnValue = "sync " .. n end)
+mh.ipcMain.on("done", function() print("main: got done") mh.app.quit() end)
+]], ["ui.lua"] = HEAD .. [[
+        local async = require("mainhost.async")
+        local sub = R.openFrame()
+        local answered, wrong = 0, {}
+        local function ask(x, tag, frame)
+          local a, f
+          if #tag % 2 == 0 then a, f = x.invoke("q", tag) else a, f = x:invoke("q", tag) end
+          if a ~= "answer to " .. tag or f ~= frame then
+            wrong[#wrong + 1] = tag .. " got " .. tostring(a) .. " from frame " .. tostring(f)
+          end
+          answered = answered + 1
+          if answered == 30 then
+            print("answered " .. answered .. ", wrong: " .. (#wrong == 0 and "none" or table.concat(wrong, "; ")))
+            ipc.send("done")
+          end
+        end
+        for k = 1, 10 do
+          coroutine.wrap(ask)(ipc, "wrap-main-" .. k, 1)
+          coroutine.wrap(ask)(sub.ipcRenderer, "wrap-sub-" .. k, sub.id)
+          async.spawn(ask, ipc, "spawn-" .. k, 1)
+        end
+        -- sendSync takes its id from the same counter while the invokes wait.
+        print("all asked, then " .. ipc.sendSync("sync", 1) .. ", answered so far " .. answered)
+      ]] })
+      local all = r.stdout .. r.stderr
+      assert_line(r.stdout, "[ui] all asked, then sync 1, answered so far 0", all)
+      assert_line(r.stdout, "main: all 30 in flight", all)
+      assert_line(r.stdout, "[ui] answered 30, wrong: none", all)
+      assert_line(r.stdout, "main: got done", all)
+    end)
+  end)
+
   it("runs require('luv') timers and child processes on the renderer's own loop", function()
     local r = ok_app({ ["ui.lua"] = UI_HEAD .. [[
       local uv = require("luv")

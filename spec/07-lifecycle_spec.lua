@@ -461,6 +461,92 @@ os.exit(2)
       assert_no_leaks(r)
     end)
 
+    it("gives a restarted renderer's send, sendSync and invoke events the new process's pid as event.processId "
+      .. "and its new webContents as event.sender, and sends event.reply to the new process, for a config entry "
+      .. "that exits and a createRenderer one that is crashed", function()
+      local r = ok_app([==[
+local runs, first_pid, finished = {}, {}, 0
+ipcMain.handle("run", function(e)
+  runs[e.sender.name] = (runs[e.sender.name] or 0) + 1
+  return runs[e.sender.name]
+end)
+local function check(kind, e, run, pid, id)
+  local s = e.sender
+  local name = s.name
+  if run == 1 and kind == "send" then first_pid[name] = e.processId end
+  log("%s run=%d %s id=%d own=%s pid=%s os=%s live=%s new=%s", name, run, kind, s.id, tostring(s.id == id),
+    tostring(e.processId == pid), tostring(s.getOSProcessId() == e.processId),
+    tostring(webContents.fromId(s.id) == s and not s.isDestroyed()),
+    run == 1 and "-" or tostring(e.processId ~= first_pid[name]))
+end
+ipcMain.on("who", function(e, run, pid, id)
+  check("send", e, run, pid, id)
+  e.reply("ack", e.processId)
+end)
+ipcMain.on("who-sync", function(e, run, pid, id)
+  check("sendSync", e, run, pid, id)
+  e.returnValue = e.processId
+end)
+ipcMain.handle("who", function(e, run, pid, id)
+  check("invoke", e, run, pid, id)
+  return e.processId
+end)
+ipcMain.on("crash-me", function(e) e.sender.forcefullyCrashRenderer() end)
+ipcMain.on("finished", function()
+  finished = finished + 1
+  if finished == 2 then app.quit() end
+end)
+app.on("ready", function()
+  mh.createRenderer({ name = "made", script = "ui.lua", restart = "on-failure", maxRestarts = 1 })
+end)
+]==], { { name = "conf", script = "ui.lua", restart = "on-failure", maxRestarts = 1 } }, { env = COUNTERS }, {
+        ["ui.lua"] = UI_HEAD .. [==[
+local pid = math.tointeger(require("luv").os_getpid())
+local run = ipc.invoke("run")
+ipc.on("ack", function(_, reply_pid)
+  local sync_pid = ipc.sendSync("who-sync", run, pid, R.id)
+  local invoke_pid = ipc.invoke("who", run, pid, R.id)
+  print(("run=%d reply=%s sendSync=%s invoke=%s"):format(run, tostring(reply_pid == pid),
+    tostring(sync_pid == pid), tostring(invoke_pid == pid)))
+  io.stdout:flush()
+  if run == 2 then
+    ipc.send("finished")
+  elseif R.name == "conf" then
+    os.exit(2)
+  else
+    ipc.send("crash-me")
+  end
+end)
+ipc.send("who", run, pid, R.id)
+]==],
+      })
+      for _, name in ipairs({ "conf", "made" }) do
+        local ids = {}
+        for run = 1, 2 do
+          for _, kind in ipairs({ "send", "sendSync", "invoke" }) do
+            local pat = ("^main: %s run=%d %s id=(%%d+) own=true pid=true os=true live=true new=%s$"):format(
+              name, run, kind, run == 1 and "%-" or "true")
+            local found
+            for _, l in ipairs(t.lines(r.stdout)) do
+              found = found or l:match(pat)
+            end
+            assert(found, ("no line matching\n  %s\nin\n%s"):format(pat, r.stdout .. r.stderr))
+            ids[run] = ids[run] or found
+            assert.are.equal(ids[run], found, "the events of one run have one sender")
+          end
+          assert_line(r, ("[%s] run=%d reply=true sendSync=true invoke=true"):format(name, run))
+        end
+        assert.are_not.equal(ids[1], ids[2], "a restart makes a new webContents")
+      end
+      local first = {}
+      for _, g in ipairs(gones(r)) do first[g.name] = first[g.name] or g end
+      assert.are.same({ "abnormal-exit", "true" }, { first.conf.reason, first.conf.restarting })
+      assert.are.same({ "killed", "true" }, { first.made.reason, first.made.restarting })
+      assert.are.equal(2, count_lines(r, "^main: gone conf "), r.stdout)
+      assert.are.equal(2, count_lines(r, "^main: gone made "), r.stdout)
+      assert_no_leaks(r)
+    end)
+
     it("does not restart a renderer closed with wc.close(), even under 'always'", function()
       local r = ok_app([==[
 ipcMain.on("up", function(e) log("closing id=%d", e.sender.id) e.sender.close() end)
