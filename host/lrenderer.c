@@ -19,13 +19,13 @@
 #include "lstate.h"
 #include "mh_build.h"
 #include "mh_chan.h"
+#include "mh_invoke.h"
 
 static lua_State *RL;
 static mh_chan_t chan;
 static mh_chan_group_t group;
 static int chan_open;
 static int dispatch_ref = LUA_NOREF;
-static int pending_ref = LUA_NOREF, pending_ch_ref = LUA_NOREF; /* invoke id -> waiting coroutine, its channel */
 static mh_buf_t scratch;
 static char MAIN_TOKEN;
 static int max_depth = 200;
@@ -40,36 +40,90 @@ static int push_message(lua_State *L, const char *line, size_t n) {
   return nargs;
 }
 
-/* Decoding and dispatch run in one protected call: a message too large
- * for the Lua stack is an error for that message, not a panic. */
-/* A result for an invoke that waits in a coroutine: resume it with
- * (REPLY, err, values...). 1 when it was one. Stack: ch, err, args... */
-static char REPLY; /* the first value of a resume that brings a reply */
-static int resume_waiter(lua_State *L, int64_t id, int nvals) {
-  int base = lua_gettop(L) - nvals + 1;  /* ch */
-  lua_rawgeti(L, LUA_REGISTRYINDEX, pending_ref);
-  lua_rawgeti(L, -1, id);
-  lua_State *co = lua_tothread(L, -1);
-  if (!co) {
-    lua_pop(L, 2);
-    return 0;  /* not one of ours (a blocking wait, or gone): the Lua path */
+/* ---- invokes waiting in coroutines ------------------------------------------------
+ * Slot i (from 1) holds a waiting coroutine and its channel, anchored at
+ * waiting[2i-1] and waiting[2i] (the array part of one Lua table: no rehash
+ * as ids grow); request ids map to slots through an id table whose kind
+ * field carries the slot. Freed slots are reused first. */
+typedef struct waiter {
+  lua_State *co;
+  const char *ch; /* anchored with it, for an error report */
+} waiter_t;
+
+static int waiting_ref = LUA_NOREF;
+static waiter_t *waiters;   /* index slot - 1 */
+static int *free_slots, nfree, nslots, cap_slots;
+static mh_pending_t wait_ids;
+
+/* Registers the running coroutine (on top of L's stack, popped) and the
+ * channel at ch_idx as waiting for request id. */
+static void waiter_add(lua_State *L, int64_t id, int ch_idx) {
+  int slot;
+  if (nfree > 0) {
+    slot = free_slots[--nfree];
+  } else {
+    if (nslots == cap_slots) {
+      int cap = cap_slots ? cap_slots * 2 : 16;
+      waiter_t *w = realloc(waiters, (size_t)cap * sizeof *w);
+      if (w) waiters = w;
+      int *f = w ? realloc(free_slots, (size_t)cap * sizeof *f) : NULL;
+      if (f) free_slots = f;
+      if (!w || !f) luaL_error(L, "out of memory");
+      cap_slots = cap;
+    }
+    slot = ++nslots;
   }
+  if (mh_pending_put(&wait_ids, id, slot) != 0) {
+    free_slots[nfree++] = slot;
+    luaL_error(L, "out of memory");
+  }
+  waiters[slot - 1].co = lua_tothread(L, -1);
+  waiters[slot - 1].ch = lua_tostring(L, ch_idx);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, waiting_ref);
+  lua_rotate(L, -2, 1);
+  lua_rawseti(L, -2, 2 * slot - 1);
+  lua_pushvalue(L, ch_idx);
+  lua_rawseti(L, -2, 2 * slot);
+  lua_pop(L, 1);
+}
+
+/* The slot of the coroutine waiting for id, or 0; the id is forgotten, the
+ * slot stays anchored until waiter_release (after the resume). */
+static int waiter_take(int64_t id) {
+  return mh_pending_take(&wait_ids, id);
+}
+
+static void waiter_release(lua_State *L, int slot) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, waiting_ref);
   lua_pushnil(L);
-  lua_rawseti(L, -3, id);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, pending_ch_ref);
-  lua_rawgeti(L, -1, id);  /* the channel, for an error report */
+  lua_rawseti(L, -2, 2 * slot - 1);
   lua_pushnil(L);
-  lua_rawseti(L, -3, id);
-  lua_remove(L, -2);
-  /* stack: ch, err, args..., pending, co, chname */
-  lua_insert(L, base);    /* chname below everything */
-  lua_insert(L, base + 1);  /* co */
-  lua_pop(L, 1);          /* pending */
-  /* stack: chname, co, ch, err, args...: ch's slot becomes REPLY */
-  lua_pushlightuserdata(L, &REPLY);
-  lua_replace(L, base + 2);
-  if (!lua_checkstack(co, nvals + 8)) return luaL_error(L, "too many values for a coroutine");
-  lua_xmove(L, co, nvals);
+  lua_rawseti(L, -2, 2 * slot);
+  lua_pop(L, 1);
+  waiters[slot - 1].co = NULL;
+  waiters[slot - 1].ch = NULL;
+  free_slots[nfree++] = slot;
+}
+
+/* A result for an invoke that waits in a coroutine: resume it with
+ * (REPLY, err, values...). Stack: ch, err, values... (nvals in all),
+ * popped. */
+static char REPLY; /* the first value of a resume that brings a reply */
+static void resume_waiter(lua_State *L, int64_t id, int nvals) {
+  int base = lua_gettop(L) - nvals;
+  int slot = waiter_take(id);
+  if (slot <= 0) {  /* no invoke waits for it (its coroutine is gone): dropped */
+    lua_settop(L, base);
+    return;
+  }
+  lua_State *co = waiters[slot - 1].co;
+  if (!lua_checkstack(co, nvals + 8)) {
+    waiter_release(L, slot);
+    luaL_error(L, "too many values for a coroutine");
+  }
+  lua_pushlightuserdata(co, &REPLY);
+  lua_xmove(L, co, nvals - 1);  /* err, values... */
+  lua_settop(L, base);          /* ch (nil for a result) */
   int nres;
   int st = lua_resume(co, L, nvals, &nres);
   if (st == LUA_OK || st == LUA_YIELD) {
@@ -77,43 +131,57 @@ static int resume_waiter(lua_State *L, int64_t id, int nvals) {
   } else {
     luaL_traceback(L, co, lua_tostring(co, -1), 0);
     fprintf(stderr, "mainhost: error in a coroutine waiting on invoke('%s'): %s\n",
-            lua_tostring(L, base) ? lua_tostring(L, base) : "?", lua_tostring(L, -1));
+            waiters[slot - 1].ch ? waiters[slot - 1].ch : "?", lua_tostring(L, -1));
+    lua_settop(L, base);
   }
-  lua_settop(L, base - 1);
-  return 1;
+  waiter_release(L, slot);
 }
 
-static int l_on_line(lua_State *L) {
-  const char *line = lua_touserdata(L, 1);
-  size_t n = (size_t)lua_tointeger(L, 2);
-  lua_settop(L, 0);
-  mh_msg_t m;
-  char err[256];
-  if (mh_lconv_decode_msg(L, line, n, &scratch, max_depth, &m, err, sizeof err) != 0) {
-    fprintf(stderr, "mainhost renderer: ignored a message from the host: %s\n", err);
-    return 0;
-  }
-  /* A result no invoke waits for (its coroutine is gone) is dropped. */
-  if (m.kind == MH_K_RESULT) {
-    if (m.has_id) resume_waiter(L, m.id, 2 + m.nargs);
-    return 0;
-  }
-  lua_settop(L, 0);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, dispatch_ref);
-  int nargs = push_message(L, line, n);
-  if (nargs < 0) return 0;
-  lua_call(L, nargs, 0);
-  return 0;
-}
-
+/* Runs inside the protected call of the whole read batch (run_dispatch). */
 static void on_line(mh_chan_t *c, const char *line, size_t n) {
   (void)c;
   lua_State *L = RL;
   if (n == 0 || dispatch_ref == LUA_NOREF) return;
-  lua_pushcfunction(L, l_on_line);
-  lua_pushlightuserdata(L, (void *)line);
-  lua_pushinteger(L, (lua_Integer)n);
-  mh_lstate_pcall(L, 2, 0, "error dispatching a message");
+  int top = lua_gettop(L);
+  mh_msg_t m;
+  char err[256];
+  if (mh_lconv_decode_msg(L, line, n, &scratch, max_depth, &m, err, sizeof err) != 0) {
+    fprintf(stderr, "mainhost renderer: ignored a message from the host: %s\n", err);
+    lua_settop(L, top);
+    return;
+  }
+  if (m.kind == MH_K_RESULT) {
+    if (m.has_id) resume_waiter(L, m.id, 2 + m.nargs);
+    lua_settop(L, top);
+    return;
+  }
+  lua_settop(L, top);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, dispatch_ref);
+  int nargs = push_message(L, line, n);
+  if (nargs < 0) {
+    lua_settop(L, top);
+    return;
+  }
+  lua_call(L, nargs, 0);
+}
+
+static int l_dispatch_batch(lua_State *L) {
+  mh_chan_dispatch(lua_touserdata(L, 1));
+  return 0;
+}
+
+/* Every line a read brought is handled inside one protected call: a
+ * message too large for the Lua stack, or a listener's error, ends the
+ * call at that message; the rest of the batch goes on in a new one. */
+static void run_dispatch(mh_chan_t *c) {
+  lua_State *L = RL;
+  for (;;) {
+    lua_pushcfunction(L, l_dispatch_batch);
+    lua_pushlightuserdata(L, c);
+    if (mh_lstate_pcall(L, 1, 0, "error dispatching a message") == LUA_OK) return;
+    c->dispatching = 0;  /* the error unwound through mh_chan_dispatch */
+    if (c->closing) return;
+  }
 }
 
 static void on_end(mh_chan_t *c, int status) {
@@ -295,13 +363,7 @@ static int m_invoke(lua_State *L) {
     if (!lua_isnil(L, 2)) return raise_reply_error(L, "Error invoking remote method '%s': ", 1, 2);
     return n - 1;
   }
-  lua_rawgeti(L, LUA_REGISTRYINDEX, pending_ref);
-  lua_rotate(L, -2, 1);
-  lua_rawseti(L, -2, id);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, pending_ch_ref);
-  lua_pushvalue(L, 1);
-  lua_rawseti(L, -2, id);
-  lua_settop(L, 1);
+  waiter_add(L, id, 1);
   return lua_yieldk(L, 0, 0, invoke_k);
 }
 
@@ -362,11 +424,10 @@ static int open_channel_module(lua_State *L) {
                                  {"encode", mh_lconv_l_encode},
                                  {"decode", mh_lconv_l_decode},
                                  {NULL, NULL}};
-  if (pending_ref == LUA_NOREF) {
+  if (waiting_ref == LUA_NOREF) {
     lua_newtable(L);
-    pending_ref = mh_ref(L);
-    lua_newtable(L);
-    pending_ch_ref = mh_ref(L);
+    waiting_ref = mh_ref(L);
+    mh_pending_init(&wait_ids);
   }
   luaL_newlib(L, fns);
   mh_lconv_push_null(L);
@@ -386,6 +447,7 @@ static void open_fd(uv_loop_t *loop) {
   fcntl(fd, F_SETFD, FD_CLOEXEC);
   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
   mh_chan_group_init(&group, loop);
+  chan.run_dispatch = run_dispatch;
   if (mh_chan_open(&chan, &group, fd, 0, on_line, on_end) != 0) {
     fprintf(stderr, "mainhost --renderer: fd %d is not a usable socket\n", fd);
     return;

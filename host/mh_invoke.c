@@ -62,8 +62,13 @@ static int mh_pending_rehash(mh_pending_t *p) {
 }
 
 int mh_pending_add(mh_pending_t *p, int64_t id, mh_req_kind_t kind) {
-  /* Kind 0 would read as a free slot: refuse rather than lose the id. */
   if (kind != MH_REQ_INVOKE && kind != MH_REQ_SYNC) return -1;
+  return mh_pending_put(p, id, (int)kind);
+}
+
+int mh_pending_put(mh_pending_t *p, int64_t id, int kind) {
+  /* Kind 0 would read as a free slot: refuse rather than lose the id. */
+  if (kind <= 0) return -1;
   size_t tomb = SIZE_MAX, empty = SIZE_MAX;
   if (p->cap > 0) {
     size_t mask = p->cap - 1;

@@ -27,6 +27,9 @@ void mh_pending_init(mh_pending_t *p);
 void mh_pending_close(mh_pending_t *p);
 /* 0 added; -2 the id is already pending (a reused id); -1 out of memory. */
 int mh_pending_add(mh_pending_t *p, int64_t id, mh_req_kind_t kind);
+/* The same with any positive int in place of the kind (the Lua renderer
+ * maps invoke ids to its waiting slots with it); mh_pending_take returns it. */
+int mh_pending_put(mh_pending_t *p, int64_t id, int kind);
 /* Takes the id out: returns its kind, or 0 when it was not pending (the
  * reply was already sent: exactly one reply per request). */
 int mh_pending_take(mh_pending_t *p, int64_t id);

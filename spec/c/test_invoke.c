@@ -58,6 +58,13 @@ static void test_basic(void) {
   /* Not a request kind: refused, nothing stored. */
   CHECK_INT(mh_pending_add(&p, 5, (mh_req_kind_t)0), -1);
   CHECK_INT(mh_pending_add(&p, 5, (mh_req_kind_t)3), -1);
+  /* mh_pending_put keeps any positive int (the renderer's waiting slots). */
+  CHECK_INT(mh_pending_put(&p, 7, 1000), 0);
+  CHECK_INT(mh_pending_put(&p, 7, 3), -2);
+  CHECK_INT(mh_pending_put(&p, 8, 0), -1);
+  CHECK_INT(mh_pending_put(&p, 8, -4), -1);
+  CHECK_INT(mh_pending_take(&p, 7), 1000);
+  CHECK_INT(mh_pending_take(&p, 8), 0);
   CHECK_INT(mh_pending_take(&p, 5), 0);
   CHECK(pending_sane(&p));
   mh_pending_close(&p);
