@@ -12,7 +12,7 @@
 
 /* ---- buffer ------------------------------------------------------------ */
 
-int mh_buf_reserve(mh_buf_t *b, size_t extra) {
+int mh_buf_grow(mh_buf_t *b, size_t extra) {
   if (b->cap - b->len >= extra) return 0;
   if (extra > SIZE_MAX / 2 - b->len) return -1;
   size_t need = b->len + extra;
@@ -29,13 +29,6 @@ void mh_buf_free(mh_buf_t *b) {
   free(b->data);
   b->data = NULL;
   b->len = b->cap = 0;
-}
-
-int mh_buf_put(mh_buf_t *b, const void *p, size_t n) {
-  if (mh_buf_reserve(b, n) != 0) return -1;
-  if (n) memcpy(b->data + b->len, p, n);
-  b->len += n;
-  return 0;
 }
 
 /* ---- framing ------------------------------------------------------------ */

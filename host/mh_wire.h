@@ -17,11 +17,23 @@ typedef struct mh_buf {
   size_t cap;
 } mh_buf_t;
 
-/* Makes room for `extra` more bytes past len. 0, or -1 when out of memory
- * (the buffer is unchanged then). */
-int mh_buf_reserve(mh_buf_t *b, size_t extra);
+/* Grows the buffer for `extra` more bytes past len (mh_buf_reserve's slow
+ * path). 0, or -1 when out of memory (the buffer is unchanged then). */
+int mh_buf_grow(mh_buf_t *b, size_t extra);
 void mh_buf_free(mh_buf_t *b);
-int mh_buf_put(mh_buf_t *b, const void *p, size_t n);
+
+/* Makes room for `extra` more bytes past len. 0, or -1 when out of memory
+ * (the buffer is unchanged then). Inline: the writers call it per token. */
+static inline int mh_buf_reserve(mh_buf_t *b, size_t extra) {
+  return b->cap - b->len >= extra ? 0 : mh_buf_grow(b, extra);
+}
+
+static inline int mh_buf_put(mh_buf_t *b, const void *p, size_t n) {
+  if (mh_buf_reserve(b, n) != 0) return -1;
+  if (n) memcpy(b->data + b->len, p, n);
+  b->len += n;
+  return 0;
+}
 
 static inline int mh_buf_putc(mh_buf_t *b, char c) {
   if (b->len == b->cap && mh_buf_reserve(b, 1) != 0) return -1;
