@@ -236,9 +236,44 @@ static void push_error_text(lua_State *L, int idx) {
 
 /* ---- requests ------------------------------------------------------------------------ */
 
+/* One invoke request is kept for reuse: an invoke's request is seen only by
+ * the runner and the finisher, so once its handler has returned nothing
+ * holds it and the next invoke can take it (no allocation, no garbage).
+ * One whose handler waits keeps its own and the spare is made anew. */
+static mh_request_t *spare_q;
+static int spare_ref = LUA_NOREF;
+static int spare_busy;
+
+static void spare_forget(lua_State *L) {
+  mh_unref(L, spare_ref);
+  spare_ref = LUA_NOREF;
+  spare_q = NULL;
+  spare_busy = 0;
+}
+
+/* After an invoke's handlers ran: q goes back, or, if it waits, away. */
+static void spare_done(lua_State *L, mh_request_t *q) {
+  if (q != spare_q) return;
+  if (q->done) spare_busy = 0;
+  else spare_forget(L);
+}
+
 static mh_request_t *push_request(lua_State *L, mh_renderer_t *r, int64_t id, int kind, int ch_idx) {
   ch_idx = lua_absindex(L, ch_idx);
-  mh_request_t *q = lua_newuserdatauv(L, sizeof *q, 1);
+  mh_request_t *q;
+  if (kind == MH_REQ_INVOKE && spare_q && !spare_busy) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, spare_ref);
+    q = spare_q;
+    spare_busy = 1;
+    q->rid = r->id;
+    q->kind = kind;
+    q->done = 0;
+    q->id = id;
+    lua_pushvalue(L, ch_idx);
+    lua_setiuservalue(L, -2, 1);
+    return q;
+  }
+  q = lua_newuserdatauv(L, sizeof *q, 1);
   q->rid = r->id;
   q->kind = kind;
   q->done = 0;
@@ -247,6 +282,12 @@ static mh_request_t *push_request(lua_State *L, mh_renderer_t *r, int64_t id, in
   lua_setmetatable(L, -2);
   lua_pushvalue(L, ch_idx);
   lua_setiuservalue(L, -2, 1);
+  if (kind == MH_REQ_INVOKE && !spare_q) {
+    lua_pushvalue(L, -1);
+    spare_ref = mh_ref(L);
+    spare_q = q;
+    spare_busy = 1;
+  }
   return q;
 }
 
@@ -1062,6 +1103,7 @@ static void on_line_body(lua_State *L, mh_renderer_t *r, const char *line, size_
         push_event(L, r, frame, K_INVOKE_MT);
         for (int a = 0; a < m.nargs; a++) lua_pushvalue(L, first + a);
         mh_lstate_run_raw(L, 2 + m.nargs);
+        spare_done(L, q);
         if (!q->done) {
           request_arm(L, -1);  /* the copy below the token */
           mh_host_watch_pending();
@@ -1724,6 +1766,7 @@ void mh_lipc_close(lua_State *L) {
     mh_emitter_clear(ipc_main, release_ref, L);  /* freed with its box */
     ipc_main = NULL;
   }
+  spare_forget(L);
   cache_close(L);
   mh_unref(L, ipc_main_ref);
   mh_unref(L, emitter_mixin_ref);
