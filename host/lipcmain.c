@@ -351,7 +351,8 @@ static int l_finish(lua_State *L) {
     if (!ok) mh_lstate_report(L, lua_tostring(L, 1), lua_tostring(L, 4));
     return 0;
   }
-  mh_request_t *q = to_request(L, 1);
+  /* The reused invoke request is known by its address; others are checked. */
+  mh_request_t *q = spare_q && lua_touserdata(L, 1) == spare_q ? spare_q : to_request(L, 1);
   if (!q) return 0;
   lua_getiuservalue(L, 1, 1);
   const char *ch = lua_tostring(L, -1);
@@ -1079,10 +1080,9 @@ static void on_line_body(lua_State *L, mh_renderer_t *r, const char *line, size_
         /* Electron 17+: the webContents scope first, then ipcMain. */
         int ref, once;
         mh_emitter_t *scope = r->ipc;
-        if (!scope || !mh_emitter_get_handler(scope, ch, chn, &ref, &once)) {
-          scope = ipc_main;
-        }
-        if (!mh_emitter_get_handler(scope, ch, chn, &ref, &once)) {
+        if (!scope || !mh_emitter_get_handler(scope, ch, chn, &ref, &once)) scope = NULL;
+        if (!scope && mh_emitter_get_handler(ipc_main, ch, chn, &ref, &once)) scope = ipc_main;
+        if (!scope) {
           lua_pushfstring(L, "Error: No handler registered for '%s'", ch);
           fprintf(stderr, "mainhost: Error occurred in handler for '%s': %s\n", SAFE(ch),
                   SAFE(lua_tostring(L, -1)));
