@@ -17,6 +17,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "mh_chan.h"
 #include "mh_wire.h"
@@ -33,12 +36,16 @@ typedef struct listener {
   int once, fired, linked, refs;
 } listener_t;
 
+/* One invoke waiting for its result. The channel name is kept for the
+ * error text: in `small` when it fits (one allocation per invoke, and a
+ * finished one is kept for the next), else malloc'd. */
 typedef struct pending {
   struct pending *next;
   int64_t id;
   char *ch;
   mh_client_invoke_cb cb;
   void *ud;
+  char small[40];
 } pending_t;
 
 struct mh_client {
@@ -57,6 +64,13 @@ struct mh_client {
   pending_t *pending;
   mh_buf_t scratch;
   mh_buf_t key;
+  mh_buf_t text;          /* an error text read on the fast path */
+  json_t **stack;         /* the builder's open containers, reused */
+  size_t stack_cap;
+  json_t *spare_args;     /* an empty array for the next message's args */
+  json_t *ints[16];       /* integers no one holds, for the next args */
+  int nints;
+  pending_t *spare_pending;
 };
 
 static void client_warn(const char *fmt, ...) {
@@ -96,6 +110,27 @@ typedef struct builder {
   size_t n, cap;
   mh_buf_t *key;
 } builder_t;
+
+/* A builder on the client's stack array (kept between parses: no
+ * allocation per message). Parses never nest: callbacks run after. */
+static void builder_init(mh_client_t *c, builder_t *b) {
+  b->root = NULL;
+  b->stack = c->stack;
+  b->n = 0;
+  b->cap = c->stack_cap;
+  b->key = &c->key;
+}
+
+static void builder_done(mh_client_t *c, builder_t *b) {
+  /* A deep line's stack is not kept. */
+  if (b->cap > 64) {
+    free(b->stack);
+    b->stack = NULL;
+    b->cap = 0;
+  }
+  c->stack = b->stack;
+  c->stack_cap = b->cap;
+}
 
 static int attach(builder_t *b, json_t *v) {
   if (!v) return 1;
@@ -161,10 +196,11 @@ static const mh_json_handler_t builder_handler = {b_scalar, b_begin, b_end, b_ke
 
 /* The line as a new json_t, or NULL with err filled. */
 static json_t *parse_line(mh_client_t *c, const char *s, size_t n, char *err, size_t errlen) {
-  builder_t b = {NULL, NULL, 0, 0, &c->key};
+  builder_t b;
+  builder_init(c, &b);
   mh_json_error_t je;
   int rc = mh_json_parse(s, n, READ_MAX_DEPTH, &c->scratch, &builder_handler, &b, &je);
-  free(b.stack);
+  builder_done(c, &b);
   if (rc == MH_JSON_OK) return b.root;
   json_decref(b.root);
   if (rc == MH_JSON_ABORTED || rc == MH_JSON_NOMEM) snprintf(err, errlen, "out of memory");
@@ -172,9 +208,387 @@ static json_t *parse_line(mh_client_t *c, const char *s, size_t n, char *err, si
   return NULL;
 }
 
+/* ---- reading: the envelope fast path ---------------------------------------
+ * Ordinary messages ({"k":"result","id":17,"args":[5]}, {"k":"msg","ch":"pong",
+ * "args":[...]}) are read here straight from the line, as lconv.c's fast
+ * path does for Lua: only the args array and its elements become json_t
+ * values (containers inside it through the builder above, with the depth
+ * the whole-line parse would give them), the envelope fields are read in
+ * place. Strings go to the reader's own scanner when they are not plain,
+ * numbers other than short integers to its number reader.
+ * It only ever accepts: an unknown, escaped or repeated key, a kind other
+ * than msg or result, a field of the wrong type, a channel that is not in
+ * the line as it is, a msg the generic path would warn about, a syntax
+ * error, ... make it give up, and the line is parsed again by parse_line
+ * and handled by handle_message, so every error, its text and each unusual
+ * case come from one place. Giving up leaves nothing observable. */
+
+enum {
+  FF_OTHER = 0, FF_K = 1, FF_CH = 2, FF_ID = 4, FF_FRAME = 8, FF_ERROR = 16, FF_ARGS = 32, FF_V = 64
+};
+enum { FK_MSG = 1, FK_RESULT = 2 };
+
+typedef struct fast_msg {
+  int kind;
+  unsigned seen;     /* FF_ bits of the fields the line has */
+  int64_t id, frame;
+  const char *ch;    /* in the line (valid until a callback runs) */
+  size_t chn;
+  json_t *args;      /* new; NULL when the line has none */
+} fast_msg_t;
+/* A FF_ERROR text is in c->text, NUL-terminated. */
+
+/* An empty array for a message's args: the one the last message left, or
+ * a new one. NULL when out of memory. */
+static json_t *take_args(mh_client_t *c) {
+  json_t *a = c->spare_args;
+  if (!a) return json_array();
+  c->spare_args = NULL;
+  return a;
+}
+
+/* Done with args handed to callbacks: kept for the next message when no
+ * one else holds it (a callback may have kept it with json_incref). */
+static void release_args(mh_client_t *c, json_t *a) {
+  if (!a) return;
+  size_t n;
+  if (a->refcount == 1 && !c->spare_args && !c->closing && json_is_array(a) &&
+      (n = json_array_size(a)) <= 64) {
+    /* Integers only it holds are kept too, to be set to the next values. */
+    for (size_t i = 0; i < n && c->nints < (int)(sizeof c->ints / sizeof c->ints[0]); i++) {
+      json_t *v = json_array_get(a, i);
+      if (json_is_integer(v) && v->refcount == 1) c->ints[c->nints++] = json_incref(v);
+    }
+    if (json_array_clear(a) == 0) {
+      c->spare_args = a;
+      return;
+    }
+  }
+  json_decref(a);
+}
+
+/* A new integer: a kept one, or jansson's. */
+static inline json_t *new_int(mh_client_t *c, int64_t i) {
+  if (c->nints == 0) return json_integer((json_int_t)i);
+  json_t *v = c->ints[--c->nints];
+  json_integer_set(v, (json_int_t)i);
+  return v;
+}
+
+static inline const char *fast_ws(const char *p, const char *end) {
+  while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) p++;
+  return p;
+}
+
+/* The next byte that is not white space, moving *pq to it; 0 at the end
+ * (never an expected byte: a NUL there is a syntax error anyway). */
+static inline char fast_peek(const char **pq, const char *end) {
+  const char *q = *pq;
+  if (q < end && (unsigned char)*q > ' ') return *q;
+  *pq = q = fast_ws(q, end);
+  return q < end ? *q : 0;
+}
+
+static inline int is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* The field whose key (without escapes) starts at *pq, just past its
+ * opening quote; *pq is moved past the closing quote. FF_OTHER for any
+ * other key. */
+static inline unsigned fast_key(const char **pq, const char *end) {
+  const char *q = *pq;
+  ptrdiff_t avail = end - q;
+  unsigned f;
+  size_t n;
+  if (avail < 2) return FF_OTHER;
+  switch (q[0]) {
+    case 'k': f = FF_K; n = 1; break;
+    case 'v': f = FF_V; n = 1; break;
+    case 'c': if (avail < 3 || q[1] != 'h') return FF_OTHER; f = FF_CH; n = 2; break;
+    case 'i': if (avail < 3 || q[1] != 'd') return FF_OTHER; f = FF_ID; n = 2; break;
+    case 'a':
+      if (avail < 5 || q[1] != 'r' || q[2] != 'g' || q[3] != 's') return FF_OTHER;
+      f = FF_ARGS; n = 4; break;
+    case 'f':
+      if (avail < 6 || memcmp(q + 1, "rame", 4) != 0) return FF_OTHER;
+      f = FF_FRAME; n = 5; break;
+    case 'e':
+      if (avail < 6 || memcmp(q + 1, "rror", 4) != 0) return FF_OTHER;
+      f = FF_ERROR; n = 5; break;
+    default: return FF_OTHER;
+  }
+  if (q[n] != '"') return FF_OTHER;
+  *pq = q + n + 1;
+  return f;
+}
+
+/* Reads the string whose '"' is at *pq, as the reader does (its bytes in
+ * the line, or in scratch when it had escapes). 0, or -1 when it is not
+ * valid JSON. */
+static inline int fast_string(mh_client_t *c, const char *end, const char **pq, const char **s,
+                              size_t *n) {
+  const char *b = *pq + 1, *e = mh_wire_plain_end(b, end);
+  if (e < end && *e == '"') {
+    *s = b;
+    *n = (size_t)(e - b);
+    *pq = e + 1;
+    return 0;
+  }
+  return mh_json_read_string(*pq, end, &c->scratch, s, n, pq) == 0 ? 0 : -1;
+}
+
+/* Reads the number at *pq (a '-' or a digit) into v, as the reader does.
+ * 0, or -1 when it is not valid JSON. */
+static inline int fast_number(mh_client_t *c, const char *end, const char **pq, mh_json_value_t *v) {
+  const char *q = *pq, *s = q;
+  q += *q == '-';
+  const char *d = q;
+  uint64_t acc = 0;  /* may wrap past 19 digits: then it is not used */
+  while (q < end && is_digit(*q)) acc = acc * 10 + (uint64_t)(*q++ - '0');
+  /* 1 to 18 digits (no int64 overflow), no leading zero, no fraction or
+   * exponent: read here; anything else is the reader's. */
+  size_t nd = (size_t)(q - d);
+  if (nd - 1 < 18 && (*d != '0' || nd == 1) &&
+      (q >= end || (*q != '.' && *q != 'e' && *q != 'E'))) {
+    v->type = MH_JSON_INTEGER;
+    v->i = *s == '-' ? -(int64_t)acc : (int64_t)acc;
+    *pq = q;
+    return 0;
+  }
+  return mh_json_read_number(s, end, &c->scratch, v, pq) == 0 ? 0 : -1;
+}
+
+/* One container argument at *pq, built as the whole-line parse would at
+ * depth 3. The new value, or NULL on any failure. */
+static json_t *fast_container(mh_client_t *c, const char *end, const char **pq) {
+  builder_t b;
+  builder_init(c, &b);
+  size_t used = 0;
+  int rc = mh_json_parse_prefix(*pq, (size_t)(end - *pq), READ_MAX_DEPTH - 2, &c->scratch,
+                                &builder_handler, &b, NULL, &used);
+  builder_done(c, &b);
+  if (rc != MH_JSON_OK) {
+    json_decref(b.root);
+    return NULL;
+  }
+  *pq += used;
+  return b.root;
+}
+
+/* Reads the elements of "args" from just past its '[' into a (empty). 0,
+ * or -1. */
+static int fast_args(mh_client_t *c, const char *end, const char **pq, json_t *a) {
+  const char *q = *pq, *s;
+  size_t sn;
+  if (fast_peek(&q, end) == ']') {
+    *pq = q + 1;
+    return 0;
+  }
+  for (;;) {
+    json_t *v;
+    char ch = fast_peek(&q, end);
+    if (ch == '"') {
+      if (fast_string(c, end, &q, &s, &sn) != 0) return -1;
+      v = json_stringn_nocheck(sn ? s : "", sn);
+    } else if (ch == '-' || is_digit(ch)) {
+      mh_json_value_t n;
+      if (fast_number(c, end, &q, &n) != 0) return -1;
+      v = n.type == MH_JSON_INTEGER ? new_int(c, n.i) : json_real(n.d);
+    } else if (ch == '[' || ch == '{') {
+      v = fast_container(c, end, &q);
+    } else if (ch == 't' && end - q >= 4 && memcmp(q, "true", 4) == 0) {
+      v = json_true();
+      q += 4;
+    } else if (ch == 'f' && end - q >= 5 && memcmp(q, "false", 5) == 0) {
+      v = json_false();
+      q += 5;
+    } else if (ch == 'n' && end - q >= 4 && memcmp(q, "null", 4) == 0) {
+      v = json_null();
+      q += 4;
+    } else {
+      return -1;
+    }
+    if (!v || json_array_append_new(a, v) != 0) return -1;
+    ch = fast_peek(&q, end);
+    if (ch == ',') {
+      q++;
+      continue;
+    }
+    if (ch == ']') {
+      *pq = q + 1;
+      return 0;
+    }
+    return -1;
+  }
+}
+
+/* 1: the line is an ordinary msg or result, read into *m (the caller owns
+ * m->args); 0: give up (nothing is left to free). */
+static int fast_line(mh_client_t *c, const char *line, size_t n, fast_msg_t *m) {
+  const char *q = line, *end = line + n, *s;
+  size_t sn;
+  m->kind = 0;
+  m->seen = 0;
+  m->id = 0;
+  m->frame = 1;
+  m->ch = NULL;
+  m->chn = 0;
+  m->args = NULL;
+  unsigned f;
+  /* The host starts results and messages with these two fields: skip
+   * straight to the second one's value. */
+  if (n > 19 && memcmp(line, "{\"k\":\"result\",\"id\":", 19) == 0) {
+    m->kind = FK_RESULT;
+    m->seen = FF_K | FF_ID;
+    f = FF_ID;
+    q = line + 19;
+    goto value;
+  }
+  if (n > 16 && memcmp(line, "{\"k\":\"msg\",\"ch\":", 16) == 0) {
+    m->kind = FK_MSG;
+    m->seen = FF_K | FF_CH;
+    f = FF_CH;
+    q = line + 16;
+    goto value;
+  }
+  if (fast_peek(&q, end) != '{') return 0;
+  q++;
+  for (;;) {
+    if (fast_peek(&q, end) != '"') goto give_up;
+    q++;
+    f = fast_key(&q, end);
+    if (f == FF_OTHER || (m->seen & f)) goto give_up;  /* "cmd", unknown or repeated keys */
+    m->seen |= f;
+    if (fast_peek(&q, end) != ':') goto give_up;
+    q++;
+    if (!fast_peek(&q, end)) goto give_up;
+  value:  /* q < end */
+    switch (f) {
+      case FF_K:
+        if (*q != '"' || fast_string(c, end, &q, &s, &sn) != 0) goto give_up;
+        if (sn == 3 && memcmp(s, "msg", 3) == 0) m->kind = FK_MSG;
+        else if (sn == 6 && memcmp(s, "result", 6) == 0) m->kind = FK_RESULT;
+        else goto give_up;  /* hello, new kinds: the generic path's */
+        break;
+      case FF_CH:
+        if (*q != '"' || fast_string(c, end, &q, &s, &sn) != 0) goto give_up;
+        /* Only a channel held in the line as it is (not in scratch, which
+         * later strings reuse). */
+        if (sn && (s < line || s >= end)) goto give_up;
+        m->ch = sn ? s : "";
+        m->chn = sn;
+        break;
+      case FF_ERROR:
+        if (*q != '"' || fast_string(c, end, &q, &s, &sn) != 0) goto give_up;
+        c->text.len = 0;
+        if (mh_buf_put(&c->text, s, sn) != 0 || mh_buf_putc(&c->text, 0) != 0) goto give_up;
+        break;
+      case FF_ID:
+      case FF_FRAME:
+      case FF_V: {
+        mh_json_value_t v;
+        if ((*q != '-' && !is_digit(*q)) || fast_number(c, end, &q, &v) != 0 ||
+            v.type != MH_JSON_INTEGER)
+          goto give_up;
+        if (f == FF_ID) m->id = v.i;
+        else if (f == FF_FRAME) m->frame = v.i;
+        break;
+      }
+      case FF_ARGS:
+        if (*q != '[') goto give_up;
+        q++;
+        if (!(m->args = take_args(c)) || fast_args(c, end, &q, m->args) != 0) goto give_up;
+        break;
+    }
+    char ch = fast_peek(&q, end);
+    if (ch == ',') {
+      q++;
+      continue;
+    }
+    if (ch == '}') {
+      q++;
+      break;
+    }
+    goto give_up;
+  }
+  if (fast_peek(&q, end) || q != end || !m->kind) goto give_up;
+  /* A msg the generic path would warn about is its to handle. */
+  if (m->kind == FK_MSG && (!m->ch || m->frame < 1 || m->frame > INT32_MAX)) goto give_up;
+  return 1;
+give_up:
+  release_args(c, m->args);
+  m->args = NULL;
+  return 0;
+}
+
 /* ---- writing: json_t -> JSON text ------------------------------------------ */
 
 enum { PUT_OK = 0, PUT_NOMEM = -1, PUT_DEEP = -2 };
+
+/* mh_wire_put_integer's text, written without a copy call: the digits are
+ * made in a small array and moved with one fixed-size copy. */
+static inline int put_int(mh_buf_t *b, int64_t v) {
+  char tmp[48], *end = tmp + 24, *p = end;
+  uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+  do {
+    *--p = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0) *--p = '-';
+  if (mh_buf_reserve(b, 24) != 0) return -1;
+  memcpy(b->data + b->len, p, 24);  /* p + 24 stays inside tmp */
+  b->len += (size_t)(end - p);
+  return 0;
+}
+
+/* 1 when s[0..n) holds no byte a JSON string cannot hold as it is (a
+ * quote, a backslash, a control byte or a non-ASCII byte). n >= 16. */
+static inline int all_plain16(const char *s, size_t n) {
+#ifdef __SSE2__
+  /* Signed: bytes 0x80-0xff are below 0x20 too. */
+  const __m128i sp = _mm_set1_epi8(0x20), qu = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
+  for (size_t i = 0;; i += 16) {
+    if (i + 16 > n) i = n - 16;  /* the last 16 bytes, overlapping */
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+    __m128i m = _mm_or_si128(_mm_cmplt_epi8(x, sp),
+                             _mm_or_si128(_mm_cmpeq_epi8(x, qu), _mm_cmpeq_epi8(x, bs)));
+    if (_mm_movemask_epi8(m)) return 0;
+    if (i + 16 == n) return 1;
+  }
+#else
+  return mh_wire_plain_end(s, s + n) == s + n;
+#endif
+}
+
+/* mh_wire_put_string's text; a string with nothing to escape is copied
+ * here (channel names, most values): byte by byte when short, else after
+ * a check of the whole string. */
+static inline int put_str(mh_buf_t *b, const char *s, size_t n) {
+  if (n > 24) {
+    if (!all_plain16(s, n)) return mh_wire_put_string(b, s, n);
+    if (mh_buf_reserve(b, n + 2) != 0) return -1;
+    char *d = b->data + b->len;
+    d[0] = '"';
+    memcpy(d + 1, s, n);
+    d[n + 1] = '"';
+    b->len += n + 2;
+    return 0;
+  }
+  if (mh_buf_reserve(b, n + 2) != 0) return -1;
+  char *d = b->data + b->len;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if (ch < 0x20 || ch == '"' || ch == '\\' || ch >= 0x80) return mh_wire_put_string(b, s, n);
+    d[i + 1] = (char)ch;
+  }
+  d[0] = '"';
+  d[n + 1] = '"';
+  b->len += n + 2;
+  return 0;
+}
+
+/* The start of each kind of line, through the "ch" key. */
+#define HEAD(kind) "{\"k\":\"" kind "\",\"ch\":"
+#define HEAD_ARGS(kind) HEAD(kind), sizeof HEAD(kind) - 1
 
 /* depth: containers already open around v within its argument. */
 static int put_value(mh_buf_t *b, json_t *v, int depth) {
@@ -186,7 +600,7 @@ static int put_value(mh_buf_t *b, json_t *v, int depth) {
       for (void *it = json_object_iter(v); it; it = json_object_iter_next(v, it)) {
         if (!first && mh_buf_putc(b, ',')) return PUT_NOMEM;
         first = 0;
-        if (mh_wire_put_string(b, json_object_iter_key(it), json_object_iter_key_len(it)) ||
+        if (put_str(b, json_object_iter_key(it), json_object_iter_key_len(it)) ||
             mh_buf_putc(b, ':'))
           return PUT_NOMEM;
         int rc = put_value(b, json_object_iter_value(it), depth + 1);
@@ -205,9 +619,9 @@ static int put_value(mh_buf_t *b, json_t *v, int depth) {
       return mh_buf_putc(b, ']') ? PUT_NOMEM : PUT_OK;
     }
     case JSON_STRING:
-      return mh_wire_put_string(b, json_string_value(v), json_string_length(v)) ? PUT_NOMEM : PUT_OK;
+      return put_str(b, json_string_value(v), json_string_length(v)) ? PUT_NOMEM : PUT_OK;
     case JSON_INTEGER:
-      return mh_wire_put_integer(b, (int64_t)json_integer_value(v)) ? PUT_NOMEM : PUT_OK;
+      return put_int(b, (int64_t)json_integer_value(v)) ? PUT_NOMEM : PUT_OK;
     case JSON_REAL:
       /* jansson holds no NaN or infinity, so a failure is memory. */
       return mh_wire_put_real(b, json_real_value(v)) ? PUT_NOMEM : PUT_OK;
@@ -220,8 +634,8 @@ static int put_value(mh_buf_t *b, json_t *v, int depth) {
 
 /* Appends one whole message line to the channel's output. 0, or a negative
  * code with *why (static text or "args[I]: ...") for the sync forms. */
-static int put_message(mh_client_t *c, const char *kind, const char *ch, int64_t id, int frame,
-                       json_t *args, char *why, size_t whylen) {
+static int put_message(mh_client_t *c, const char *head, size_t headn, const char *ch, size_t chn,
+                       int64_t id, int frame, json_t *args, char *why, size_t whylen) {
   if (args && !json_is_array(args)) {
     snprintf(why, whylen, "args must be an array");
     return UV_EINVAL;
@@ -232,10 +646,9 @@ static int put_message(mh_client_t *c, const char *kind, const char *ch, int64_t
     return UV_EPIPE;
   }
   size_t mark = b->len;
-  int bad = mh_buf_put(b, "{\"k\":\"", 6) || mh_buf_put(b, kind, strlen(kind)) ||
-            mh_buf_put(b, "\",\"ch\":", 7) || mh_wire_put_string(b, ch, strlen(ch));
-  if (!bad && id > 0) bad = mh_buf_put(b, ",\"id\":", 6) || mh_wire_put_integer(b, id);
-  if (!bad && frame > 1) bad = mh_buf_put(b, ",\"frame\":", 9) || mh_wire_put_integer(b, frame);
+  int bad = mh_buf_put(b, head, headn) || put_str(b, ch, chn);
+  if (!bad && id > 0) bad = mh_buf_put(b, ",\"id\":", 6) || put_int(b, id);
+  if (!bad && frame > 1) bad = mh_buf_put(b, ",\"frame\":", 9) || put_int(b, frame);
   bad = bad || mh_buf_put(b, ",\"args\":[", 9);
   for (size_t i = 0, n = args ? json_array_size(args) : 0; !bad && i < n; i++) {
     if (i && mh_buf_putc(b, ',')) bad = 1;
@@ -351,7 +764,8 @@ static void emit(mh_client_t *c, const char *ch, size_t chn, json_t *args, int f
   for (listener_t *l = c->listeners; l; l = l->next) n += same_channel(l, ch, chn);
   if (n == 0) return;
   if (n > sizeof small / sizeof small[0] && !(snap = malloc(n * sizeof *snap))) {
-    client_warn("out of memory delivering a message on '%s'", ch);
+    /* ch may be a channel in the line read: not NUL-terminated. */
+    client_warn("out of memory delivering a message on '%.*s'", (int)chn, ch);
     return;
   }
   size_t k = 0;
@@ -389,6 +803,16 @@ static pending_t *take_pending(mh_client_t *c, int64_t id) {
   return NULL;
 }
 
+/* Frees p, or keeps it for the next invoke. */
+static void release_pending(mh_client_t *c, pending_t *p) {
+  if (p->ch == p->small && !c->spare_pending && !c->closing) {
+    c->spare_pending = p;
+    return;
+  }
+  if (p->ch != p->small) free(p->ch);
+  free(p);
+}
+
 static void finish_pending(mh_client_t *c, pending_t *p, json_t *result, const char *text) {
   c->depth++;
   if (text) {
@@ -399,8 +823,7 @@ static void finish_pending(mh_client_t *c, pending_t *p, json_t *result, const c
     p->cb(c, result, NULL, p->ud);
   }
   c->depth--;
-  free(p->ch);
-  free(p);
+  release_pending(c, p);
 }
 
 /* Every pending invoke ends with `text` (one at a time: a callback may
@@ -467,12 +890,35 @@ static void handle_message(mh_client_t *c, json_t *m) {
   json_decref(empty);
 }
 
+/* A line fast_line read: handle_message's work for it. */
+static void handle_fast(mh_client_t *c, fast_msg_t *m) {
+  json_t *args = m->args;
+  if (m->kind == FK_MSG) {
+    if (!args) args = take_args(c);
+    if (args) emit(c, m->ch, m->chn, args, (int)m->frame);
+  } else {
+    pending_t *p = take_pending(c, m->id);
+    if (p && (m->seen & FF_ERROR)) finish_pending(c, p, NULL, c->text.data);
+    else if (p) {
+      if (!args) args = take_args(c);
+      finish_pending(c, p, args, NULL);
+    }
+  }
+  release_args(c, args);
+}
+
 static void on_line(mh_chan_t *ch, const char *line, size_t n) {
   mh_client_t *c = ch->data;
   if (n == 0 || c->closing) return;
   char err[128];
   /* The line is only borrowed: a listener that blocks (sendSync) reads more
-   * into the same buffers, so it is all decoded before anything runs. */
+   * into the same buffers, so it is all decoded before anything runs (the
+   * fast path's channel is in the line: emit reads it before it calls). */
+  fast_msg_t fm;
+  if (fast_line(c, line, n, &fm)) {
+    handle_fast(c, &fm);
+    return;
+  }
   json_t *m = parse_line(c, line, n, err, sizeof err);
   if (!m) {
     client_warn("ignored a message from the host: %s", err);
@@ -507,6 +953,9 @@ typedef struct wait_ctx {
   size_t plen;
   json_t *msg;     /* the result line, decoded */
   char err[128];   /* or why it could not be */
+  int fast;        /* read by fast_line instead: */
+  int has_error;   /* its error text is in c->text */
+  json_t *args;    /* or its args (new; NULL when it had none) */
 } wait_ctx_t;
 
 static int wait_match(void *ud, const char *l, size_t n) {
@@ -516,17 +965,27 @@ static int wait_match(void *ud, const char *l, size_t n) {
 
 static void wait_got(void *ud, const char *l, size_t n) {
   wait_ctx_t *w = ud;
+  fast_msg_t m;
+  if (fast_line(w->c, l, n, &m)) {
+    if (m.kind == FK_RESULT) {
+      w->fast = 1;
+      w->has_error = (m.seen & FF_ERROR) != 0;
+      w->args = m.args;
+      return;
+    }
+    release_args(w->c, m.args);
+  }
   w->msg = parse_line(w->c, l, n, w->err, sizeof w->err);
 }
 
 /* Sends a request and blocks for its result line. Returns the args (new)
  * or NULL with *error set; prefix names the call in errors. */
-static json_t *request_sync(mh_client_t *c, const char *kind, const char *prefix, const char *ch,
-                            json_t *args, int frame, int whole, char **error) {
+static json_t *request_sync(mh_client_t *c, const char *head, size_t headn, const char *prefix,
+                            const char *ch, json_t *args, int frame, int whole, char **error) {
   if (error) *error = NULL;
   char why[160];
   int64_t id = ++c->next_id;
-  int rc = put_message(c, kind, ch, id, frame, args, why, sizeof why);
+  int rc = put_message(c, head, headn, ch, strlen(ch), id, frame, args, why, sizeof why);
   if (rc == UV_EPIPE) {
     set_error(error, make_error(prefix, ch, why));
     return NULL;
@@ -540,6 +999,8 @@ static json_t *request_sync(mh_client_t *c, const char *kind, const char *prefix
   w.plen = mh_wire_result_head(w.prefix, sizeof w.prefix, id);
   w.msg = NULL;
   w.err[0] = 0;
+  w.fast = w.has_error = 0;
+  w.args = NULL;
   rc = mh_chan_flush_blocking(&c->chan);
   if (rc == 0) rc = mh_chan_wait(&c->chan, wait_match, wait_got, &w);
   /* Lines that came meanwhile go out when the loop runs next (at once if
@@ -550,6 +1011,12 @@ static json_t *request_sync(mh_client_t *c, const char *kind, const char *prefix
   if (rc != 0) {
     text = "the host closed the channel";
     if (!c->ended) on_end(&c->chan, rc);
+  } else if (w.fast) {
+    json_t *a = w.args;
+    if (w.has_error) text = c->text.data;
+    else if (whole) res = a ? json_incref(a) : json_array();
+    else res = json_array_size(a) ? json_incref(json_array_get(a, 0)) : json_null();
+    if (!res && !text) text = "out of memory";
   } else if (!w.msg) {
     text = w.err;
   } else {
@@ -566,15 +1033,16 @@ static json_t *request_sync(mh_client_t *c, const char *kind, const char *prefix
     set_error(error, s ? s : dup_str("out of memory"));
   }
   json_decref(w.msg);
+  json_decref(w.args);
   return res;
 }
 
 json_t *mh_client_send_sync(mh_client_t *c, const char *channel, json_t *args, int frame, char **error) {
-  return request_sync(c, "sync", "Error in sendSync for ", channel, args, frame, 0, error);
+  return request_sync(c, HEAD_ARGS("sync"), "Error in sendSync for ", channel, args, frame, 0, error);
 }
 
 json_t *mh_client_invoke_sync(mh_client_t *c, const char *channel, json_t *args, int frame, char **error) {
-  return request_sync(c, "invoke", "Error invoking remote method ", channel, args, frame, 1, error);
+  return request_sync(c, HEAD_ARGS("invoke"), "Error invoking remote method ", channel, args, frame, 1, error);
 }
 
 /* ---- the rest of the API ------------------------------------------------------------ */
@@ -582,23 +1050,29 @@ json_t *mh_client_invoke_sync(mh_client_t *c, const char *channel, json_t *args,
 int mh_client_send(mh_client_t *c, const char *channel, json_t *args, int frame) {
   char why[160];
   if (!c || !channel) return UV_EINVAL;
-  return put_message(c, "send", channel, 0, frame, args, why, sizeof why);
+  return put_message(c, HEAD_ARGS("send"), channel, strlen(channel), 0, frame, args, why, sizeof why);
 }
 
 int mh_client_invoke(mh_client_t *c, const char *channel, json_t *args, int frame,
                      mh_client_invoke_cb cb, void *ud) {
   if (!c || !channel || !cb) return UV_EINVAL;
-  pending_t *p = calloc(1, sizeof *p);
-  if (!p || !(p->ch = dup_str(channel))) {
+  pending_t *p = c->spare_pending;
+  if (p) c->spare_pending = NULL;
+  else if (!(p = malloc(sizeof *p))) return UV_ENOMEM;
+  size_t chn = strlen(channel);
+  if (chn < sizeof p->small) {
+    p->ch = p->small;
+  } else if (!(p->ch = malloc(chn + 1))) {
     free(p);
     return UV_ENOMEM;
   }
+  memcpy(p->ch, channel, chn + 1);
+  p->next = NULL;
   char why[160];
   p->id = ++c->next_id;
-  int rc = put_message(c, "invoke", channel, p->id, frame, args, why, sizeof why);
+  int rc = put_message(c, HEAD_ARGS("invoke"), channel, chn, p->id, frame, args, why, sizeof why);
   if (rc) {
-    free(p->ch);
-    free(p);
+    release_pending(c, p);
     return rc;
   }
   p->cb = cb;
@@ -750,6 +1224,15 @@ void mh_client_close(mh_client_t *c) {
   mh_client_remove_all_listeners(c, NULL);
   mh_buf_free(&c->scratch);
   mh_buf_free(&c->key);
+  mh_buf_free(&c->text);
+  free(c->stack);
+  c->stack = NULL;
+  c->stack_cap = 0;
+  json_decref(c->spare_args);
+  c->spare_args = NULL;
+  while (c->nints) json_decref(c->ints[--c->nints]);
+  free(c->spare_pending);
+  c->spare_pending = NULL;
   mh_chan_close(&c->chan, on_chan_closed);
   uv_close((uv_handle_t *)&c->redispatch, on_idle_closed);
   /* Closed here rather than by mh_chan_group_close, to learn when. */

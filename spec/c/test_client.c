@@ -66,6 +66,285 @@ static void run_until(uv_loop_t *loop, int *counter, int want) {
   for (int i = 0; i < 1000 && *counter < want; i++) uv_run(loop, UV_RUN_ONCE);
 }
 
+
+/* ---- unusual lines from the host, logged with the warnings they give ---- */
+
+static FILE *logf;  /* stderr points here while the lines are played */
+
+/* v as text with its types: reals marked r, strings' bytes outside
+ * printable ASCII as \xNN, objects' members in order. */
+static void show(FILE *f, json_t *v) {
+  switch (json_typeof(v)) {
+    case JSON_ARRAY:
+      fputc('[', f);
+      for (size_t i = 0; i < json_array_size(v); i++) {
+        if (i) fputc(',', f);
+        show(f, json_array_get(v, i));
+      }
+      fputc(']', f);
+      break;
+    case JSON_OBJECT: {
+      fputc('{', f);
+      int first = 1;
+      for (void *it = json_object_iter(v); it; it = json_object_iter_next(v, it)) {
+        if (!first) fputc(',', f);
+        first = 0;
+        json_t *k = json_stringn_nocheck(json_object_iter_key(it), json_object_iter_key_len(it));
+        show(f, k);
+        json_decref(k);
+        fputc(':', f);
+        show(f, json_object_iter_value(it));
+      }
+      fputc('}', f);
+      break;
+    }
+    case JSON_STRING: {
+      const unsigned char *s = (const unsigned char *)json_string_value(v);
+      fputc('"', f);
+      for (size_t i = 0; i < json_string_length(v); i++) {
+        if (s[i] < 0x20 || s[i] >= 0x7f || s[i] == '"' || s[i] == '\\') fprintf(f, "\\x%02x", s[i]);
+        else fputc(s[i], f);
+      }
+      fputc('"', f);
+      break;
+    }
+    case JSON_INTEGER: fprintf(f, "%lld", (long long)json_integer_value(v)); break;
+    case JSON_REAL: fprintf(f, "%.17gr", json_real_value(v)); break;
+    case JSON_TRUE: fputs("true", f); break;
+    case JSON_FALSE: fputs("false", f); break;
+    case JSON_NULL: fputs("null", f); break;
+  }
+}
+
+static void log_listener(mh_client_t *c, const char *ch, json_t *args, int frame, void *ud) {
+  (void)c, (void)ud;
+  json_t *name = json_string_nocheck(ch);
+  fputs("on ", stderr);
+  show(stderr, name);
+  json_decref(name);
+  fprintf(stderr, " frame %d ", frame);
+  show(stderr, args);
+  fputc('\n', stderr);
+}
+
+static void depth_listener(mh_client_t *c, const char *ch, json_t *args, int frame, void *ud) {
+  (void)c, (void)ch, (void)frame, (void)ud;
+  int depth = 0;
+  for (json_t *v = args; json_is_array(v); v = json_array_get(v, 0)) depth++;
+  fprintf(stderr, "on deep: %d arrays\n", depth);
+}
+
+static void log_invoke(mh_client_t *c, json_t *result, const char *error, void *ud) {
+  (void)c;
+  fprintf(stderr, "invoke %s: ", (const char *)ud);
+  if (result) show(stderr, result);
+  else fprintf(stderr, "error %s", error);
+  fputc('\n', stderr);
+}
+
+/* n nested arrays around 0, inside a msg on "deep". */
+static char *deep_line(int n) {
+  char *s = malloc((size_t)n * 2 + 64), *p = s;
+  p += sprintf(p, "{\"k\":\"msg\",\"ch\":\"deep\",\"args\":[");
+  for (int i = 0; i < n; i++) *p++ = '[';
+  *p++ = '0';
+  for (int i = 0; i < n; i++) *p++ = ']';
+  strcpy(p, "]}\n");
+  return s;
+}
+
+static void unusual_lines(mh_client_t *c) {
+  /* Each invoke's ud: its name (ids 5 to 10). */
+  static char inv[6][4] = {"r1", "r2", "r3", "r4", "r5", "r6"};
+  for (int i = 0; i < 6; i++)
+    CHECK_INT(mh_client_invoke(c, "u", NULL, 0, log_invoke, inv[i]), 0);
+  CHECK_INT(mh_client_flush(c), 0);
+  for (int i = 0; i < 6; i++) peer_line();
+  int done = 0;
+  CHECK_INT(mh_client_on(c, "ev", log_listener, NULL), 0);
+  CHECK_INT(mh_client_on(c, "deep", depth_listener, NULL), 0);
+  CHECK_INT(mh_client_on(c, "\xff" "x", log_listener, NULL), 0);
+  CHECK_INT(mh_client_once(c, "end", stopper, &done), 0);
+
+  fflush(stderr);
+  int saved = dup(2);
+  logf = tmpfile();
+  dup2(fileno(logf), 2);
+  peer_write(
+      "not json\n"
+      "[1]\n"
+      "\n"
+      "{\"cmd\":\"NODE_X\"}\n"
+      "{\"x\":1}\n"
+      "{\"k\":1}\n"
+      "{\"k\":\"msg\",\"ch\":\"ev\",\"args\":{}}\n"
+      "{\"k\":\"msg\",\"ch\":\"ev\",\"frame\":1.0,\"args\":[]}\n"
+      "{\"k\":\"result\",\"id\":\"1\",\"args\":[]}\n"
+      "{\"k\":\"msg\",\"ch\":\"ev\",\"v\":\"x\"}\n"
+      "{\"k\":\"msg\",\"ch\":5}\n"
+      "{\"k\":\"msg\",\"args\":[1]}\n"
+      "{\"k\":\"msg\",\"ch\":\"ev\",\"frame\":0}\n"
+      "{\"k\":\"msg\",\"ch\":\"ev\",\"frame\":2147483648}\n"
+      "{\"k\":\"msg\",\"ch\":\"ev\",\"frame\":-3,\"args\":[]}\n"
+      "{\"k\":\"msg\",\"ch\":\"ev\",\"frame\":2147483647,\"args\":[1]}\n"
+      "{\"k\":\"msg\",\"ch\":\"ev\",\"args\":[1],\"args\":[2]}\n"
+      "{\"k\":\"msg\",\"ch\":\"ev\",\"args\":[1]} x\n"
+      "{\"k\":\"msg\",\"ch\":\"ev\",\"args\":[1],}\n"
+      "{\"k\":\"msg\",\"ch\":\"ev\",\"args\":[1,]}\n"
+      "{\"k\":\"msg\",\"ch\":\"ev\",\"args\":[01]}\n"
+      "{\"k\":\"msg\",\"ch\":\"ev\",\"args\":[1e400]}\n"
+      "{\"k\":\"msg\",\"ch\":\"ev\",\"args\":[\"\xff\"]}\n"
+      "{\"k\":\"msg\",\"ch\":\"ev\",\"args\":[\"a\nb\"]}\n"
+      "{\"k\":\"msg\",\"ch\":\"ev\",\"args\":[tru]}\n"
+      "{\"k\":\"msg\",\"ch\":\"ev\",\"args\":[1]\n"
+      "{\"k\":\"msg\",\"ch\":\"ev\",\"id\":99999999999999999999,\"args\":[]}\n"
+      "{\"k\":\"result\",\"id\":5,\"error\":7,\"args\":[1]}\n"
+      "{\"k\":\"result\",\"id\":6,\"error\":\"a\\u0000b \\\"q\\\" \\udcff\"}\n"
+      "{\"k\":\"result\",\"args\":[1],\"id\":7,\"ch\":\"zz\",\"frame\":5,\"v\":9}\n"
+      "{\"k\":\"result\",\"id\":7,\"args\":[\"again\"]}\n"
+      "{\"k\":\"result\",\"id\":8,\"args\":[2],\"error\":\"late error\"}\n"
+      "{\"k\":\"result\",\"id\":9,\"args\":{}}\n"
+      "{\"k\":\"result\",\"id\":9,\"error\":\"\\u00e9\xc3\xa9\"}\n"
+      "{\"id\":10,\"args\":[{\"a\":[]}],\"k\":\"result\"}\n"
+      "{\"k\":\"novel\",\"ch\":\"ev\",\"args\":[1]}\n"
+      "{\"k\":\"hello\",\"v\":2}\n"
+      "{\"k\":\"hello\",\"v\":1}\n"
+      "{\"k\":\"msg\",\"ch\":\"e\\u0076\",\"args\":[\"escaped channel\"]}\n"
+      "{\"k\":\"msg\",\"ch\":\"\\udcffx\",\"args\":[\"lone byte channel\"]}\n"
+      "{\"k\":\"msg\",\"ch\":\"ev\\u0000\",\"args\":[\"NUL channel\"]}\n"
+      "{\"k\":\"m\\u0073g\",\"ch\":\"ev\",\"args\":[\"escaped kind\"]}\n"
+      "{\"k\":\"msg\\u0000\",\"ch\":\"ev\",\"args\":[\"kind with a NUL\"]}\n"
+      "{\"\\u006b\":\"msg\",\"ch\":\"ev\",\"args\":[\"escaped key\"]}\n"
+      "{\"k\":\"result\",\"k\":\"msg\",\"ch\":\"ev\",\"args\":[\"last k\"]}\n"
+      "{\"k\":\"msg\",\"ch\":\"x\",\"ch\":\"ev\",\"frame\":4,\"frame\":2,\"args\":[\"last ch\"]}\n"
+      "{\"k\":\"msg\",\"ch\":\"ev\",\"extra\":{\"a\":[1]},\"args\":[[[[1]]]]}\n"
+      " {\"k\" : \"msg\" ,\r\n"
+      "\t{ \"k\" : \"msg\" , \"ch\" : \"ev\" , \"args\" : [ 1 , \"x\\ud800\" , { } , [ ] ] } \r\n"
+      "{\"k\":\"msg\",\"ch\":\"ev\",\"args\":[-0,-5,12345678901234567890,-9223372036854775808,"
+      "9223372036854775807,123456789012345678,0.5,1E2,-1e-2,true,false,null,\"\xc3\xa9\",\"\\\"\\\\\\/\\b\\f\\n\\r\\t\","
+      "{\"k\":1,\"k\":{\"z\":2,\"y\":3}},{\"\\udcff\":1}]}\n"
+      "{\"k\":\"msg\",\"ch\":\"ev\"}\n"
+      "{\"k\":\"msg\",\"ch\":\"nobody\",\"args\":[1]}\n"
+      "{\"k\":\"msg\",\"ch\":\"nobody\",\"args\":[1}\n");
+  char *ok = deep_line(9998), *over = deep_line(9999);
+  peer_write(ok);
+  peer_write(over);
+  free(ok);
+  free(over);
+  peer_write("{\"k\":\"msg\",\"ch\":\"end\"}\n");
+  CHECK_INT(mh_client_run(c), 0);
+
+  /* The blocking calls read their result lines themselves. */
+  static const char *const sync_replies[] = {
+      "{\"k\":\"result\",\"id\":11,\"error\":7}",
+      "{\"k\":\"result\",\"id\":12,\"args\":{}}",
+      "{\"k\":\"result\",\"id\":13,\"args\":[1],}",
+      "{\"k\":\"result\",\"id\":14}",
+      "{\"k\":\"result\",\"id\":15,\"args\":[]}",
+      "{\"k\":\"result\",\"id\":16,\"args\":[1,\"\xff\"]}",
+      "{\"k\":\"result\",\"id\":17,\"args\":[1,{\"a\":2}],\"error\":\"e\\u0000x\"}",
+      "{\"k\":\"result\",\"id\":18,\"args\":[[1,{\"a\":2.5}],2]}",
+      "{\"k\":\"result\",\"id\":19,\"v\":\"x\",\"args\":[1]}",
+      "{\"k\":\"result\",\"id\":20,\"cmd\":1,\"args\":[3]}",
+      "{\"k\":\"result\",\"id\":21,\"args\":[\"\\udcff\\u00e9\",-7,1.25,null]}",
+      "{\"k\":\"result\",\"id\":22,\"error\":\"Error: \\\"x\\\" \\udcfe\"}",
+  };
+  for (int i = 0; i < (int)(sizeof sync_replies / sizeof sync_replies[0]); i++) {
+    char line[256];
+    snprintf(line, sizeof line, "%s\n", sync_replies[i]);
+    peer_write(line);
+    char *error = NULL;
+    json_t *v = i % 2 ? mh_client_invoke_sync(c, "s", NULL, 0, &error)
+                      : mh_client_send_sync(c, "s", NULL, 0, &error);
+    peer_line();
+    fprintf(stderr, "sync %d: ", 11 + i);
+    if (v) show(stderr, v);
+    else fprintf(stderr, "error %s", error);
+    fputc('\n', stderr);
+    json_decref(v);
+    free(error);
+  }
+  fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  CHECK_INT(done, 1);
+  mh_client_remove_all_listeners(c, NULL);
+
+  static const char want[] =
+      "mainhost client: ignored a message from the host: expected a value at byte 0\n"
+      "mainhost client: ignored a message from the host: message is not a JSON object\n"
+      "mainhost client: ignored a message from the host: message has no \"k\" field\n"
+      "mainhost client: ignored a message from the host: field \"k\" must be a string\n"
+      "mainhost client: ignored a message from the host: field \"args\" must be an array\n"
+      "mainhost client: ignored a message from the host: field \"frame\" must be an integer\n"
+      "mainhost client: ignored a message from the host: field \"id\" must be an integer\n"
+      "mainhost client: ignored a message from the host: field \"v\" must be an integer\n"
+      "mainhost client: ignored a message from the host: field \"ch\" must be a string\n"
+      "mainhost client: ignored a message from the host: field \"ch\" must be a string\n"
+      "mainhost client: ignored a message from the host: bad frame\n"
+      "mainhost client: ignored a message from the host: bad frame\n"
+      "mainhost client: ignored a message from the host: bad frame\n"
+      "on \"ev\" frame 2147483647 [1]\n"
+      "on \"ev\" frame 1 [2]\n"
+      "mainhost client: ignored a message from the host: trailing characters after the value at byte 33\n"
+      "mainhost client: ignored a message from the host: expected a string key at byte 32\n"
+      "mainhost client: ignored a message from the host: expected a value at byte 31\n"
+      "mainhost client: ignored a message from the host: leading zero in number at byte 30\n"
+      "mainhost client: ignored a message from the host: number out of range at byte 29\n"
+      "mainhost client: ignored a message from the host: invalid UTF-8 in string at byte 30\n"
+      "mainhost client: ignored a message from the host: unterminated string at byte 31\n"
+      "mainhost client: ignored a message from the host: expected a value at byte 0\n"
+      "mainhost client: ignored a message from the host: expected a value at byte 29\n"
+      "mainhost client: ignored a message from the host: unexpected end of input at byte 31\n"
+      "mainhost client: ignored a message from the host: field \"id\" must be an integer\n"
+      "invoke r1: error Error invoking remote method 'u': the host sent a malformed result\n"
+      "invoke r2: error Error invoking remote method 'u': a\n"
+      "invoke r3: [1]\n"
+      "invoke r4: error Error invoking remote method 'u': late error\n"
+      "mainhost client: ignored a message from the host: field \"args\" must be an array\n"
+      "invoke r5: error Error invoking remote method 'u': \xc3\xa9\xc3\xa9\n"
+      "invoke r6: [{\"a\":[]}]\n"
+      "mainhost client: the host speaks protocol 2, this library 1\n"
+      "on \"ev\" frame 1 [\"escaped channel\"]\n"
+      "on \"\\xffx\" frame 1 [\"lone byte channel\"]\n"
+      "on \"ev\" frame 1 [\"escaped kind\"]\n"
+      "on \"ev\" frame 1 [\"kind with a NUL\"]\n"
+      "on \"ev\" frame 1 [\"escaped key\"]\n"
+      "on \"ev\" frame 1 [\"last k\"]\n"
+      "on \"ev\" frame 2 [\"last ch\"]\n"
+      "on \"ev\" frame 1 [[[[1]]]]\n"
+      "mainhost client: ignored a message from the host: unexpected end of input at byte 16\n"
+      "on \"ev\" frame 1 [1,\"x\\xed\\xa0\\x80\",{},[]]\n"
+      "on \"ev\" frame 1 [0,-5,1.2345678901234567e+19r,-9223372036854775808,9223372036854775807,123456789012345678,0.5r,100r,-0.01r,true,false,null,\"\\xc3\\xa9\",\"\\x22\\x5c/\\x08\\x0c\\x0a\\x0d\\x09\",{\"k\":{\"z\":2,\"y\":3}},{\"\\xff\":1}]\n"
+      "on \"ev\" frame 1 []\n"
+      "mainhost client: ignored a message from the host: expected ',' or ']' at byte 34\n"
+      "on deep: 9999 arrays\n"
+      "mainhost client: ignored a message from the host: nested too deeply at byte 10029\n"
+      "sync 11: error Error in sendSync for 's': the host sent a malformed result\n"
+      "sync 12: error Error invoking remote method 's': the host sent a malformed result\n"
+      "sync 13: error Error in sendSync for 's': expected a string key at byte 33\n"
+      "sync 14: []\n"
+      "sync 15: null\n"
+      "sync 16: error Error invoking remote method 's': invalid UTF-8 in string at byte 33\n"
+      "sync 17: error Error in sendSync for 's': e\n"
+      "sync 18: [[1,{\"a\":2.5r}],2]\n"
+      "sync 19: 1\n"
+      "sync 20: [3]\n"
+      "sync 21: \"\\xff\\xc3\\xa9\"\n"
+      "sync 22: error Error invoking remote method 's': Error: \"x\" \xfe\n";
+  long size = ftell(logf);
+  char *got = malloc((size_t)size + 1);
+  rewind(logf);
+  CHECK_INT(fread(got, 1, (size_t)size, logf), size);
+  got[size] = 0;
+  fclose(logf);
+  FILE *o = fopen(getenv("UNUSUAL_OUT") ? getenv("UNUSUAL_OUT") : "/dev/null", "w");
+  fputs(got, o);
+  fclose(o);
+  CHECK_STR(got, want);
+  free(got);
+}
+
 int main(void) {
   int sv[2];
   CHECK_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
@@ -90,6 +369,41 @@ int main(void) {
             "{\"k\":\"send\",\"ch\":\"ch\\udc80\",\"frame\":2,\"args\":[\"\\udcffa\xc3\xa9\\n\\u0000\",1,1.0,"
             "0.1,{\"a\":null},true,[]]}");
   CHECK_STR(peer_line(), "{\"k\":\"send\",\"ch\":\"none\",\"args\":[]}");
+
+  /* Strings of every length around the writer's shortcuts, plain or with a
+   * byte to escape at the start, in the middle or last. */
+  for (size_t n = 0; n <= 70; n++) {
+    for (int where = -1; where < 3; where++) {
+      char str[80], want[1024];
+      for (size_t i = 0; i < n; i++) str[i] = (char)('a' + i % 26);
+      size_t at = where == 0 ? 0 : where == 1 ? n / 2 : n - 1;
+      if (where >= 0 && n == 0) continue;
+      if (where >= 0) str[at] = (char)"\"\x80\x1f\\"[n % 4];
+      json_t *a = json_array(), *o = json_object();
+      json_object_setn_new_nocheck(o, str, n, json_integer(1));
+      json_array_append_new(a, json_stringn_nocheck(str, n));
+      json_array_append_new(a, o);
+      CHECK_INT(mh_client_send(c, str[0] == 'a' || n == 0 ? "long channel name, more than 24 bytes" : "c", a, 0), 0);
+      json_decref(a);
+      CHECK_INT(mh_client_flush(c), 0);
+      /* The expected text, byte by byte. */
+      char enc[400];
+      size_t e = 0;
+      enc[e++] = '"';
+      for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)str[i];
+        if (ch == '"' || ch == '\\') { enc[e++] = '\\'; enc[e++] = (char)ch; }
+        else if (ch == 0x1f) { memcpy(enc + e, "\\u001f", 6); e += 6; }
+        else if (ch == 0x80) { memcpy(enc + e, "\\udc80", 6); e += 6; }
+        else enc[e++] = (char)ch;
+      }
+      enc[e++] = '"';
+      enc[e] = 0;
+      snprintf(want, sizeof want, "{\"k\":\"send\",\"ch\":\"%s\",\"args\":[%s,{%s:1}]}",
+               str[0] == 'a' || n == 0 ? "long channel name, more than 24 bytes" : "c", enc, enc);
+      CHECK_STR(peer_line(), want);
+    }
+  }
 
   /* What it reads: bytes, integers vs reals, frames; junk is skipped. */
   seen_t ev = {0};
@@ -155,6 +469,8 @@ int main(void) {
   CHECK_INT(stops, 1);
   CHECK(!mh_client_is_closed(c));
   CHECK_INT(mh_client_listener_count(c, "stop"), 0);
+
+  unusual_lines(c);
 
   /* The host goes: pending invokes fail, run returns 0, sends fail. */
   CHECK_INT(mh_client_invoke(c, "late", NULL, 0, invoke_cb, &inv), 0);
