@@ -193,7 +193,14 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     return;
   }
   if (events & UV_WRITABLE) mh_chan_flush(c);
-  if ((events & UV_READABLE) && !c->ended) do_read(c);
+  if ((events & UV_READABLE) && !c->ended) {
+    do_read(c);
+    /* What the batch's handlers answered goes out now, not at the next
+     * turn's prepare: the peer (often waiting on another CPU) starts on it
+     * while this loop finishes its turn. Still one write for the batch;
+     * the channel stays on the flush list (a no-op there if empty). */
+    if (c->dirty && !c->closing && !c->throttled) mh_chan_flush(c);
+  }
 }
 
 static void on_prepare(uv_prepare_t *h) {
