@@ -560,23 +560,27 @@ static const char *kind_name(int k) {
   }
 }
 
+int mh_lconv_envelope_head(lua_State *L, const mh_msg_t *m) {
+  if (m->kind == MH_K_IGNORED) {
+    lua_pop(L, 2 + m->nargs);
+    return -1;
+  }
+  luaL_checkstack(L, 4, "decoding a message");
+  lua_pushstring(L, kind_name(m->kind));
+  if (m->has_id) lua_pushinteger(L, m->id);
+  else lua_pushnil(L);
+  if (m->has_frame) lua_pushinteger(L, m->frame);
+  else lua_pushnil(L);
+  lua_rotate(L, lua_gettop(L) - 2 - (2 + m->nargs), 3);
+  return 5 + m->nargs;
+}
+
 int mh_lconv_push_envelope(lua_State *L, const char *line, size_t n, mh_buf_t *scratch,
                            int max_depth, char *err, size_t errlen) {
   mh_msg_t m;
   err[0] = 0;
   if (mh_lconv_decode_msg(L, line, n, scratch, max_depth, &m, err, errlen) != 0) return -1;
-  if (m.kind == MH_K_IGNORED) {
-    lua_pop(L, 2 + m.nargs);
-    return -1;
-  }
-  luaL_checkstack(L, 4, "decoding a message");
-  lua_pushstring(L, kind_name(m.kind));
-  if (m.has_id) lua_pushinteger(L, m.id);
-  else lua_pushnil(L);
-  if (m.has_frame) lua_pushinteger(L, m.frame);
-  else lua_pushnil(L);
-  lua_rotate(L, lua_gettop(L) - 2 - (2 + m.nargs), 3);
-  return 5 + m.nargs;
+  return mh_lconv_envelope_head(L, &m);
 }
 
 /* ---- encoding --------------------------------------------------------------- */

@@ -155,13 +155,15 @@ static void on_line(mh_chan_t *c, const char *line, size_t n) {
     lua_settop(L, top);
     return;
   }
-  lua_settop(L, top);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, dispatch_ref);
-  int nargs = push_message(L, line, n);
+  /* The values decoded above, under kind, id and frame, go to the dispatch
+   * function (no second decode). */
+  int nargs = mh_lconv_envelope_head(L, &m);
   if (nargs < 0) {
     lua_settop(L, top);
     return;
   }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, dispatch_ref);
+  lua_rotate(L, top + 1, 1);
   lua_call(L, nargs, 0);
 }
 

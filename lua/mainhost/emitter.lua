@@ -15,19 +15,26 @@ end
 
 --- Adds the EventEmitter methods to obj (callable as obj.on(...) or
 --- obj:on(...)) and returns obj. obj.emit(name, ...) calls the listeners.
+--- The second result is the table of unbound methods (for our own modules:
+--- methods.emit(name, ...) skips the obj.emit wrapper).
 ---@generic T
 ---@param obj T
 ---@return T
+---@return table
 function M.mixin(obj)
   local lists, order = {}, {}
   -- name -> number of listeners, readable without a call (the host checks
   -- it on every message before building an ipc-message event).
   local counts = {}
   rawset(obj, "_listenerCounts", counts)
+  -- name -> "listener for 'name'", the runner's label for error reports,
+  -- made once per name rather than concatenated on every emit.
+  local labels = {}
 
   local function drop(name)
     lists[name] = nil
     counts[name] = nil
+    labels[name] = nil
     for i = #order, 1, -1 do
       if order[i] == name then
         table.remove(order, i)
@@ -87,7 +94,7 @@ function M.mixin(obj)
   methods.off = methods.removeListener
   function methods.removeAllListeners(name)
     if name == nil then
-      lists, order = {}, {}
+      lists, order, labels = {}, {}, {}
       for k in pairs(counts) do counts[k] = nil end
     elseif lists[name] then
       drop(name)
@@ -110,8 +117,18 @@ function M.mixin(obj)
   function methods.emit(name, ...)
     local l = lists[name]
     if not l then return false end
+    local label = labels[name]
+    if not label then
+      label = "listener for '" .. tostring(name) .. "'"
+      labels[name] = label
+    end
+    if #l == 1 then -- one listener: it is its own snapshot (no table per emit)
+      local entry = l[1]
+      if entry.once then remove_entry(name, entry) end
+      runner.run(entry.fn, label, ...)
+      return true
+    end
     local snap = { table.unpack(l) }
-    local label = "listener for '" .. tostring(name) .. "'"
     for _, entry in ipairs(snap) do
       -- A once listener retires at its own turn, just before it runs.
       if entry.once then remove_entry(name, entry) end
@@ -120,7 +137,7 @@ function M.mixin(obj)
     return true
   end
 
-  return M.bind(obj, methods)
+  return M.bind(obj, methods), methods
 end
 
 --- Sets obj[name] for each of methods so that both obj.name(...) and

@@ -10,26 +10,44 @@ local emitter = require("mainhost.emitter")
 
 local M = {}
 
-local frames = {} -- frame id -> frame
+local frames = {} -- frame id -> { frame = frame, emit = its raw emit, event_mt = its events' metatable }
 local next_frame = 1
 
 M.id = tonumber(os.getenv("MAINHOST_RENDERER_ID")) -- this renderer's webContents id
 M.name = os.getenv("MAINHOST_RENDERER_NAME")        -- its name in the config
 
 local function new_ipc_renderer(frame_id)
-  local obj = emitter.mixin({})
+  local obj, raw = emitter.mixin({})
   -- send, sendSync and invoke are C closures over the frame id (see
   -- lrenderer.c): no Lua runs between the caller and the socket. invoke
   -- yields in a coroutine until its reply resumes it, and blocks elsewhere.
   channel.bind_methods(obj, frame_id)
-  return setmetatable(obj, { __name = "mainhost.IpcRenderer" })
+  return setmetatable(obj, { __name = "mainhost.IpcRenderer" }), raw.emit
+end
+
+-- A listener's event is an empty table whose metatable gives sender and
+-- frameId (shared by the frame's events) and makes `ports` (an empty
+-- array) on first use: one small table per message.
+local function event_mt(ipc, frame_id)
+  local shared = { sender = ipc, frameId = frame_id }
+  return {
+    __index = function(ev, k)
+      if k == "ports" then
+        local ports = {}
+        rawset(ev, "ports", ports)
+        return ports
+      end
+      return shared[k]
+    end,
+  }
 end
 
 local function new_frame()
   local id = next_frame
   next_frame = next_frame + 1
-  local frame = { id = id, ipcRenderer = new_ipc_renderer(id) }
-  frames[id] = frame
+  local ipc, emit = new_ipc_renderer(id)
+  local frame = { id = id, ipcRenderer = ipc }
+  frames[id] = { frame = frame, emit = emit, event_mt = event_mt(ipc, id) }
   --- Closes the frame: messages to it are dropped from now on.
   function frame.close()
     frames[id] = nil
@@ -56,8 +74,7 @@ channel.set_dispatch(function(kind, id, frame, ch, err, ...)
   if kind == "msg" then
     local f = frames[frame or 1]
     if not f then return end
-    local ipc = f.ipcRenderer
-    ipc.emit(ch, { sender = ipc, frameId = f.id, ports = {} }, ...)
+    f.emit(ch, setmetatable({}, f.event_mt), ...)
   end
 end)
 
