@@ -502,6 +502,76 @@ mh.ipcMain.on("done", function() print("main: got done") mh.app.quit() end)
     end)
   end)
 
+  describe("ipcRenderer listeners' events", function()
+    it("give each message its own event: sender and frameId of its frame, a fresh empty ports array, "
+      .. "and what a listener sets staying on that event", function()
+      local r = ok_app({ ["ui.lua"] = UI_HEAD .. [[
+        local R = require("mainhost.renderer")
+        local sub = R.openFrame()
+        local seen = {}
+        local function check(tag, ipcr, frame_id)
+          return function(event, i)
+            local fresh = event.ports ~= seen.last_ports and type(event.ports) == "table" and #event.ports == 0
+            table.insert(event.ports, "mine")
+            seen.last_ports = event.ports
+            print(("%s %d sender ok %s frameId %s ports fresh %s foo %s"):format(tag, i,
+              tostring(rawequal(event.sender, ipcr)), tostring(event.frameId), tostring(fresh),
+              tostring(event.foo)))
+            event.foo = "set by " .. tag
+            event.frameId = 99
+          end
+        end
+        ipc.on("tick", check("main", ipc, 1))
+        sub.ipcRenderer.on("tick", check("sub", sub.ipcRenderer, sub.id))
+        ipc.on("end", function() ipc.send("done") end)
+        for i = 1, 2 do
+          ipc.send("reply", "tick", i)
+          sub.ipcRenderer.send("reply", "tick", i)
+        end
+        ipc.send("echo", "end")
+      ]], ["main.lua"] = MAIN .. 'mh.ipcMain.on("reply", function(e, ch, ...) e.reply(ch, ...) end)\n' })
+      local all = r.stdout .. r.stderr
+      for i = 1, 2 do
+        assert_line(r.stdout, ("[ui] main %d sender ok true frameId 1 ports fresh true foo nil"):format(i), all)
+        assert_line(r.stdout, ("[ui] sub %d sender ok true frameId 2 ports fresh true foo nil"):format(i), all)
+      end
+    end)
+
+    it("run a single listener (once or not) and report its error under the channel's name, "
+      .. "also after the channel's listeners were removed and added again", function()
+      local r = app({ ["ui.lua"] = UI_HEAD .. [[
+        ipc.on("boom", function() error("first boom") end)
+        ipc.on("step", function(_, i)
+          if i == 1 then
+            ipc.removeAllListeners("boom")
+            ipc.once("boom", function() error("second boom") end)
+          elseif i == 2 then
+            print("once left " .. ipc.listenerCount("boom"))
+            ipc.removeAllListeners()
+            ipc.on("boom", function() error("third boom") end)
+            ipc.on("end", function() ipc.send("done") end)
+          end
+        end)
+        ipc.send("echo", "boom")
+        ipc.send("echo", "step", 1)
+        ipc.send("echo", "boom")
+        ipc.send("echo", "boom")
+        ipc.send("echo", "step", 2)
+        ipc.send("echo", "boom")
+        ipc.send("echo", "end")
+      ]] })
+      local all = r.stdout .. r.stderr
+      assert.are.equal(0, r.code, all)
+      assert_line(r.stdout, "[ui] once left 0", all)
+      local errs = {}
+      for _, l in ipairs(t.lines(r.stderr)) do
+        local what = l:match("listener for 'boom'.-(%a+ boom)")
+        if what then errs[#errs + 1] = what end
+      end
+      assert.are.same({ "first boom", "second boom", "third boom" }, errs)
+    end)
+  end)
+
   describe("ending", function()
     it("exits 0 when the host closes its channel on mh.app.quit", function()
       -- sh runs the renderer and reports its exit status on its own stdout.
