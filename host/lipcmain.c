@@ -590,7 +590,9 @@ static void push_event_mt(lua_State *L, mh_renderer_t *r, int64_t frame, int mt)
 }
 
 static void push_event(lua_State *L, mh_renderer_t *r, int64_t frame, int mt) {
-  lua_createtable(L, 0, 0);
+  /* A sync event gets its request under TOKEN_KEY at once: room for it now
+   * rather than a resize of the new table. */
+  lua_createtable(L, 0, mt == K_SYNC_MT);
   push_event_mt(L, r, frame, mt);
   lua_setmetatable(L, -2);
 }

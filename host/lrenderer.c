@@ -31,15 +31,6 @@ static char MAIN_TOKEN;
 static int max_depth = 200;
 #define RENDERER_HIGH_WATER (1u << 20)
 
-/* Pushes kind, id, frame, ch, err, args... for a line; the count, or -1
- * (nothing pushed) for a line that is not a message. */
-static int push_message(lua_State *L, const char *line, size_t n) {
-  char err[256];
-  int nargs = mh_lconv_push_envelope(L, line, n, &scratch, max_depth, err, sizeof err);
-  if (nargs < 0 && err[0]) fprintf(stderr, "mainhost renderer: ignored a message from the host: %s\n", err);
-  return nargs;
-}
-
 /* ---- invokes waiting in coroutines ------------------------------------------------
  * Slot i (from 1) holds a waiting coroutine and its channel, anchored at
  * waiting[2i-1] and waiting[2i] (the array part of one Lua table: no rehash
@@ -261,18 +252,14 @@ static void wait_got(void *ud, const char *l, size_t n) {
   wait_ctx_t *w = ud;
   lua_State *L = w->L;
   int top = lua_gettop(L);
-  lua_pushnil(L);  /* a placeholder function slot, dropped below */
-  int nargs = push_message(L, l, n);
-  if (nargs < 0) {
-    lua_settop(L, top);
+  mh_msg_t m;
+  char err[256];
+  if (mh_lconv_decode_msg(L, l, n, &scratch, max_depth, &m, err, sizeof err) != 0) {
+    fprintf(stderr, "mainhost renderer: ignored a message from the host: %s\n", err);
     return;
   }
-  /* Stack: nil, kind, id, frame, ch, err, args... -> err, args... */
-  lua_remove(L, top + 1);  /* nil */
-  lua_remove(L, top + 1);  /* kind */
-  lua_remove(L, top + 1);  /* id */
-  lua_remove(L, top + 1);  /* frame */
-  lua_remove(L, top + 1);  /* ch */
+  /* Stack: ch, err, args... -> err, args... */
+  lua_remove(L, top + 1);
   w->pushed = lua_gettop(L) - top;
 }
 
