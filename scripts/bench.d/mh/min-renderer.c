@@ -1,0 +1,85 @@
+/* min-renderer.c: a diagnostic renderer for the bench app, not one of the
+ * bench's contenders. It speaks the protocol with plain blocking read() and
+ * write() and nothing else (no event loop, no Lua, no JSON library), so
+ * that running 8 and 64 of them against the host shows how the host itself
+ * scales, apart from the renderers' own per-message work (docs/benchmarks.md,
+ * "1 / 8 / 64 renderers"). Only the "conc" mode: after "go" it invokes
+ * "add" for BENCH_DUR_MS and sends its count as "done".
+ *
+ *   gcc -O2 -o /tmp/min-renderer scripts/bench.d/mh/min-renderer.c
+ *   (a config like app-8.json with "command": ["/tmp/min-renderer"])
+ */
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static int fd;
+static char in[65536];
+static size_t have;
+
+static uint64_t now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static void put(const char *s, size_t n) {
+  while (n) {
+    ssize_t k = write(fd, s, n);
+    if (k <= 0) exit(1);
+    s += k;
+    n -= (size_t)k;
+  }
+}
+
+/* The next line from the host (without its newline); exits when it is gone. */
+static const char *next_line(void) {
+  static char line[sizeof in];
+  for (;;) {
+    char *nl = memchr(in, '\n', have);
+    if (nl) {
+      size_t n = (size_t)(nl - in);
+      memcpy(line, in, n);
+      line[n] = 0;
+      memmove(in, nl + 1, have - n - 1);
+      have -= n + 1;
+      return line;
+    }
+    if (have == sizeof in) exit(1);
+    ssize_t k = read(fd, in + have, sizeof in - have);
+    if (k <= 0) exit(0);
+    have += (size_t)k;
+  }
+}
+
+int main(void) {
+  const char *s = getenv("MAINHOST_IPC_FD");
+  const char *d = getenv("BENCH_DUR_MS");
+  if (!s || !d) return 2;
+  fd = atoi(s);
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  char buf[256];
+  int n = snprintf(buf, sizeof buf, "{\"k\":\"hello\",\"v\":1,\"pid\":%d}\n", (int)getpid());
+  put(buf, (size_t)n);
+  static const char ready[] = "{\"k\":\"send\",\"ch\":\"ready\",\"args\":[]}\n";
+  put(ready, sizeof ready - 1);
+  while (!strstr(next_line(), "\"ch\":\"go\"")) {
+  }
+  uint64_t t0 = now_ns(), end = t0 + (uint64_t)atol(d) * 1000000u;
+  long count = 0;
+  for (long id = 1; now_ns() < end; id++, count++) {
+    n = snprintf(buf, sizeof buf, "{\"k\":\"invoke\",\"ch\":\"add\",\"id\":%ld,\"args\":[2,3]}\n", id);
+    put(buf, (size_t)n);
+    while (!strstr(next_line(), "\"k\":\"result\"")) {
+    }
+  }
+  double secs = (double)(now_ns() - t0) / 1e9;
+  n = snprintf(buf, sizeof buf,
+               "{\"k\":\"send\",\"ch\":\"done\",\"args\":[\"{\\\"n\\\":%ld,\\\"secs\\\":%.6f}\"]}\n", count, secs);
+  put(buf, (size_t)n);
+  for (;;) next_line();  /* until the host lets us go */
+}
