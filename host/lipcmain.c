@@ -234,6 +234,23 @@ static void push_error_text(lua_State *L, int idx) {
   }
 }
 
+static int l_error_text(lua_State *L) {
+  push_error_text(L, 1);
+  return 1;
+}
+
+/* The same, protected: an error object whose fields or __tostring raise
+ * gets a fixed text, so its request is still answered. */
+static void push_error_text_safe(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  lua_pushcfunction(L, l_error_text);
+  lua_pushvalue(L, idx);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK || lua_type(L, -1) != LUA_TSTRING) {
+    lua_pop(L, 1);
+    lua_pushfstring(L, "Error: (a %s error object whose text could not be read)", luaL_typename(L, idx));
+  }
+}
+
 /* ---- requests ------------------------------------------------------------------------ */
 
 /* One invoke request is kept for reuse: an invoke's request is seen only by
@@ -243,6 +260,12 @@ static void push_error_text(lua_State *L, int idx) {
 static mh_request_t *spare_q;
 static int spare_ref = LUA_NOREF;
 static int spare_busy;
+
+/* The request whose message is being dispatched, until its handlers have
+ * run and it was armed (request_arm) or answered: an error that unwinds the
+ * dispatch in between (no room on the Lua stack, out of memory) leaves it
+ * unreachable and without a __gc, so mh_lipc_dispatch answers it. */
+static mh_request_t *inflight_q;
 
 static void spare_forget(lua_State *L) {
   mh_unref(L, spare_ref);
@@ -264,6 +287,7 @@ static mh_request_t *push_request(lua_State *L, mh_renderer_t *r, int64_t id, in
   if (kind == MH_REQ_INVOKE && spare_q && !spare_busy) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, spare_ref);
     q = spare_q;
+    inflight_q = q;
     spare_busy = 1;
     q->rid = r->id;
     q->kind = kind;
@@ -288,6 +312,7 @@ static mh_request_t *push_request(lua_State *L, mh_renderer_t *r, int64_t id, in
     spare_q = q;
     spare_busy = 1;
   }
+  inflight_q = q;
   return q;
 }
 
@@ -361,9 +386,9 @@ static int l_finish(lua_State *L) {
     /* Electron logs the handler's error in main and sends only its text. */
     fprintf(stderr, "mainhost: Error occurred in handler for '%s': %s\n", SAFE(ch),
             lua_tostring(L, 4) ? lua_tostring(L, 4) : "(error)");
+    push_error_text_safe(L, 3);  /* before the request is taken: it may raise */
     mh_renderer_t *r = request_take(q);
     if (!r) return 0;
-    push_error_text(L, 3);
     size_t n;
     const char *text = lua_tolstring(L, -1, &n);
     reply_error(r, q->id, text, n);
@@ -940,6 +965,7 @@ static void refuse(mh_renderer_t *r, const char *why) {
  * that message, never in a panic of the host. */
 static void on_line_body(lua_State *L, mh_renderer_t *r, const char *line, size_t n) {
   int top = lua_gettop(L);
+  inflight_q = NULL;
   mh_msg_t m;
   char err[256];
   if (mh_lconv_decode_msg(L, line, n, &H.scratch, max_depth(), &m, err, sizeof err) != 0) {
@@ -1060,6 +1086,7 @@ static void on_line_body(lua_State *L, mh_renderer_t *r, const char *line, size_
                   "channel without listeners.\n", r->id, SAFE(ch));
           lua_rawgetp(L, ev, &TOKEN_KEY);
           mh_request_t *q = lua_touserdata(L, -1);
+          inflight_q = NULL;
           q->done = 1;
           take_pending(r, m.id);
           lua_pushfstring(L, "No listener for '%s' in the main process", ch);
@@ -1073,6 +1100,7 @@ static void on_line_body(lua_State *L, mh_renderer_t *r, const char *line, size_
           if (wl) wc_emit_ipc(L, r, "ipc-message-sync", ev, ch_idx, first, m.nargs);
           emit(L, r->ipc, ch, chn, ch_idx, ev, first, m.nargs);
           emit(L, ipc_main, ch, chn, ch_idx, ev, first, m.nargs);
+          inflight_q = NULL;
           if (!q->done) {
             request_arm(L, q_idx);
             mh_host_watch_pending();
@@ -1105,6 +1133,7 @@ static void on_line_body(lua_State *L, mh_renderer_t *r, const char *line, size_
         push_event(L, r, frame, K_INVOKE_MT);
         for (int a = 0; a < m.nargs; a++) lua_pushvalue(L, first + a);
         mh_lstate_run_raw(L, 2 + m.nargs);
+        inflight_q = NULL;
         spare_done(L, q);
         if (!q->done) {
           request_arm(L, -1);  /* the copy below the token */
@@ -1143,12 +1172,29 @@ void mh_lipc_dispatch(mh_chan_t *c) {
     mh_chan_dispatch(c);
     return;
   }
+  mh_request_t *outer = inflight_q;  /* a dispatch nested in a handler's */
   for (;;) {
+    inflight_q = NULL;
     lua_pushcfunction(L, l_dispatch);
     lua_pushlightuserdata(L, c);
-    if (mh_lstate_pcall(L, 1, 0, "a message could not be handled") == LUA_OK) return;
+    if (mh_lstate_pcall(L, 1, 0, "a message could not be handled") == LUA_OK) {
+      inflight_q = outer;
+      return;
+    }
     mh_renderer_t *r = c->data;
     fprintf(stderr, "mainhost: (that message came from renderer '%s', id %d)\n", r->name, r->id);
+    if (inflight_q) {
+      /* Its request is unreachable now (the error unwound the stack that
+       * held it; nothing has been allocated since, so it is not collected
+       * yet) and has no __gc: answer it here. */
+      mh_request_t *q = inflight_q;
+      inflight_q = NULL;
+      mh_renderer_t *to = request_take(q);
+      static const char never[] = "reply was never sent";
+      if (to) reply_error(to, q->id, never, sizeof never - 1);
+      if (q == spare_q) spare_busy = 0;
+    }
+    inflight_q = outer;
     c->dispatching = 0;  /* the error unwound through mh_chan_dispatch */
     if (c->closing) return;
   }

@@ -537,6 +537,37 @@ mh.ipcMain.on("done", function() print("main: got done") mh.app.quit() end)
       end
     end)
 
+    it("go through ipcRenderer.emit when the script replaced it (to log or filter messages)", function()
+      local r = ok_app({ ["ui.lua"] = UI_HEAD .. [[
+        local R = require("mainhost.renderer")
+        local sub = R.openFrame()
+        local orig, sorig = ipc.emit, sub.ipcRenderer.emit
+        ipc.emit = function(ch, event, ...)
+          print("patched emit saw " .. ch .. " frame " .. event.frameId)
+          if ch ~= "hidden" then return orig(ch, event, ...) end
+        end
+        sub.ipcRenderer.emit = function(ch, event, ...)
+          print("patched sub emit saw " .. ch .. " frame " .. event.frameId)
+          return sorig(ch, event, ...)
+        end
+        ipc.on("hidden", function() print("hidden reached its listener") end)
+        ipc.on("shown", function() print("shown reached its listener") end)
+        sub.ipcRenderer.on("shown", function() print("sub shown reached its listener") end)
+        ipc.on("end", function() ipc.send("done") end)
+        ipc.send("echo", "hidden")
+        ipc.send("echo", "shown")
+        sub.ipcRenderer.send("reply", "shown")
+        ipc.send("echo", "end")
+      ]], ["main.lua"] = MAIN .. 'mh.ipcMain.on("reply", function(e, ch, ...) e.reply(ch, ...) end)\n' })
+      local all = r.stdout .. r.stderr
+      assert_line(r.stdout, "[ui] patched emit saw hidden frame 1", all)
+      assert_line(r.stdout, "[ui] patched emit saw shown frame 1", all)
+      assert_line(r.stdout, "[ui] shown reached its listener", all)
+      assert_line(r.stdout, "[ui] patched sub emit saw shown frame 2", all)
+      assert_line(r.stdout, "[ui] sub shown reached its listener", all)
+      assert.is_nil(line_at(r.stdout, "[ui] hidden reached its listener"), all)
+    end)
+
     it("run a single listener (once or not) and report its error under the channel's name, "
       .. "also after the channel's listeners were removed and added again", function()
       local r = app({ ["ui.lua"] = UI_HEAD .. [[

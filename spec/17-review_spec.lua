@@ -1,5 +1,6 @@
--- Findings of the review of the performance round after ab9f408. Real host,
--- real renderer processes; timeouts only guard against hangs.
+-- Findings of the review of the performance round after ab9f408, fixed
+-- since. Real host, real renderer processes; timeouts only guard against
+-- hangs.
 local t = require("mainhost.test")
 
 local function app(files, opts)
@@ -18,15 +19,12 @@ end
 describe("review of the performance round", function()
   after_each(function() t.cleanup() end)
 
-  -- FAILS at 128a753 (passes at ab9f408). A request now starts with a
-  -- metatable without __gc and is armed (request_arm) only when the code
-  -- after its handlers runs. When an error unwinds on_line_body between
-  -- push_request and request_arm (here emit()'s "too many listeners or
-  -- arguments for the Lua stack", with 200 listeners and 499,900 arguments;
-  -- otherwise a memory error), the request is dropped unarmed: it is never
-  -- answered, not even by the collector, and the renderer's sendSync blocks
-  -- for good. Before, every request had its __gc from the start, so the
-  -- collector answered "reply was never sent".
+  -- A request starts with a metatable without __gc and is armed
+  -- (request_arm) only after its handlers ran. An error that unwinds the
+  -- dispatch in between (here emit()'s "too many listeners or arguments for
+  -- the Lua stack", with 200 listeners and 499,900 arguments; otherwise a
+  -- memory error) leaves it unreachable: mh_lipc_dispatch answers it with
+  -- "reply was never sent" (found by review: it used to hang the renderer).
   it("answers a sendSync whose dispatch raised (the request is collected, not lost)", function()
     local r = app({
       ["mainhost.json"] = { main = "main.lua", renderers = { { name = "ui", script = "ui.lua" } } },
@@ -51,11 +49,9 @@ describe("review of the performance round", function()
     assert(has_line(r.stdout, "main: renderer got: false Error in sendSync for 's': reply was never sent"),
       "expected the sendSync to be answered:\n" .. r.stdout .. r.stderr:sub(1, 2000))
   end)
-  -- FAILS at 128a753 and also at ab9f408 (not from this round). The
-  -- finisher marks the request answered (request_take) before it makes the
-  -- error text (push_error_text), which reads error.message through the
-  -- error object's metamethods; when that raises, the runner reports an
-  -- "internal error in the runner" and the renderer is never answered.
+  -- The finisher makes the error text before it marks the request
+  -- answered, in a protected call: an error object whose fields or
+  -- __tostring raise still gets its invoke answered (found by review).
   it("answers an invoke whose error object raises when its message is read", function()
     local r = app({
       ["mainhost.json"] = { main = "main.lua", renderers = { { name = "ui", script = "ui.lua" } } },
@@ -76,7 +72,8 @@ describe("review of the performance round", function()
         ipc.send("got", tostring(ok) .. " " .. tostring(e))
       ]],
     }, { timeout = 20000 })
-    assert(r.stdout:find("main: renderer got: false Error invoking remote method 'i'", 1, true),
+    assert(r.stdout:find("main: renderer got: false Error invoking remote method 'i': Error: "
+      .. "(a table error object whose text could not be read)", 1, true),
       "expected the invoke to be answered:\n" .. r.stdout .. r.stderr)
   end)
 end)

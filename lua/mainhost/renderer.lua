@@ -10,7 +10,7 @@ local emitter = require("mainhost.emitter")
 
 local M = {}
 
-local frames = {} -- frame id -> { frame = frame, emit = its raw emit, event_mt = its events' metatable }
+local frames = {} -- frame id -> { ipc, bound_emit (ipc.emit as made), emit (unbound), event_mt }
 local next_frame = 1
 
 M.id = tonumber(os.getenv("MAINHOST_RENDERER_ID")) -- this renderer's webContents id
@@ -47,7 +47,7 @@ local function new_frame()
   next_frame = next_frame + 1
   local ipc, emit = new_ipc_renderer(id)
   local frame = { id = id, ipcRenderer = ipc }
-  frames[id] = { frame = frame, emit = emit, event_mt = event_mt(ipc, id) }
+  frames[id] = { ipc = ipc, bound_emit = ipc.emit, emit = emit, event_mt = event_mt(ipc, id) }
   --- Closes the frame: messages to it are dropped from now on.
   function frame.close()
     frames[id] = nil
@@ -74,7 +74,11 @@ channel.set_dispatch(function(kind, id, frame, ch, err, ...)
   if kind == "msg" then
     local f = frames[frame or 1]
     if not f then return end
-    f.emit(ch, setmetatable({}, f.event_mt), ...)
+    -- The emitter's own emit, unless the script replaced ipcRenderer.emit
+    -- (to log or filter messages): then that one, as before.
+    local emit = f.ipc.emit
+    if emit == f.bound_emit then emit = f.emit end
+    emit(ch, setmetatable({}, f.event_mt), ...)
   end
 end)
 
