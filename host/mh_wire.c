@@ -78,10 +78,9 @@ void mh_framer_free(mh_framer_t *f) {
 
 /* ---- shared byte classes -------------------------------------------------- */
 
-/* special8 and load8 live in mh_wire.h (mh_wire_special8, mh_wire_load8),
- * shared with the envelope fast path in lconv.c. */
-#define special8 mh_wire_special8
-#define load8 mh_wire_load8
+/* The scan for the next byte a string cannot carry as is (", \, a control
+ * byte, a byte >= 0x80) is mh_wire_plain_end in mh_wire.h (SSE2, else 8
+ * bytes at a time), shared with the decoders in lconv.c and mh_client.c. */
 
 /* Length of the valid UTF-8 sequence starting at s (2 to 4), or 0. */
 static size_t utf8_len(const unsigned char *s, size_t avail) {
@@ -112,17 +111,7 @@ int mh_wire_put_string(mh_buf_t *b, const char *s, size_t n) {
   b->data[b->len++] = '"';
   size_t i = 0;
   while (i < n) {
-    size_t run = i;
-    uint64_t m8 = 0;
-    while (run + 8 <= n && !(m8 = special8(load8(s + run)))) run += 8;
-    /* The lowest flagged byte is exact (false flags only sit above a true
-     * one), so jump to it instead of walking byte by byte. */
-    if (m8) run += (size_t)(__builtin_ctzll(m8) >> 3);
-    while (run < n) {
-      unsigned char c = (unsigned char)s[run];
-      if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) break;
-      run++;
-    }
+    size_t run = (size_t)(mh_wire_plain_end(s + i, s + n) - s);  /* to the next byte to escape */
     if (run > i) {
       if (mh_buf_put(b, s + i, run - i) != 0) return -1;
       i = run;
@@ -271,9 +260,7 @@ static int read_string(reader_t *r, const char **s, size_t *n) {
   const char *seg = q;
   int escaped = 0;
   for (;;) {
-    uint64_t m8 = 0;
-    while (end - q >= 8 && !(m8 = special8(load8(q)))) q += 8;
-    if (m8) q += __builtin_ctzll(m8) >> 3;  /* straight to the first special byte */
+    q = mh_wire_plain_end(q, end);  /* straight to the first special byte */
     if (q >= end) { r->p = q; return fail(r, MH_JSON_SYNTAX, "unterminated string"); }
     unsigned char c = (unsigned char)*q;
     if (c == '"') break;

@@ -1184,6 +1184,37 @@ static void test_reader_pieces(void) {
   mh_buf_free(&scratch);
 }
 
+/* mh_wire_plain_end (SSE2 16 bytes a step, then 8, then bytes) stops at the
+ * first byte that is ", \, below 0x20 or from 0x80: every byte value, at
+ * every position of buffers of 0 to 40 bytes, against a byte-by-byte scan. */
+static void test_plain_end(void) {
+  char buf[48];
+  for (size_t n = 0; n <= 40; n++) {
+    for (size_t at = 0; at <= n; at++) {
+      for (int v = 0; v < 256; v++) {
+        for (size_t i = 0; i < n; i++) buf[i] = (char)('a' + (int)(i % 26));
+        if (at < n) buf[at] = (char)v;
+        size_t want = n;
+        for (size_t i = 0; i < n; i++) {
+          unsigned char c = (unsigned char)buf[i];
+          if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) {
+            want = i;
+            break;
+          }
+        }
+        const char *got = mh_wire_plain_end(buf, buf + n);
+        if ((size_t)(got - buf) != want) {
+          fprintf(stderr, "plain_end: n=%zu at=%zu byte=0x%02x: got %zu, want %zu\n", n, at, v,
+                  (size_t)(got - buf), want);
+          CHECK(0);
+          return;
+        }
+      }
+    }
+  }
+  CHECK(1);
+}
+
 int main(void) {
   test_buf();
   test_golden();
@@ -1199,5 +1230,6 @@ int main(void) {
   test_locale();
   test_result_head();
   test_reader_pieces();
+  test_plain_end();
   return TEST_DONE();
 }
