@@ -205,6 +205,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
 
 static void on_prepare(uv_prepare_t *h) {
   mh_chan_group_t *g = h->data;
+  g->turns++;
   /* A flush can lift a throttle (more to dispatch) and a dispatch can write
    * (more to flush): go on until both are done, or the loop would sleep
    * with work in hand. */
@@ -229,6 +230,7 @@ static void on_prepare(uv_prepare_t *h) {
 int mh_chan_group_init(mh_chan_group_t *g, uv_loop_t *loop) {
   g->dirty = NULL;
   g->redispatch = NULL;
+  g->turns = 0;
   int rc = uv_prepare_init(loop, &g->prepare);
   if (rc) return rc;
   g->prepare.data = g;

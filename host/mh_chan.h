@@ -56,6 +56,7 @@ struct mh_chan_group {
   uv_prepare_t prepare;
   mh_chan_t *dirty;
   mh_chan_t *redispatch;  /* lines held back by a wait, to deliver */
+  unsigned long turns;    /* loop turns seen (MAINHOST_COUNTERS: a spinning loop shows here) */
 };
 
 int mh_chan_group_init(mh_chan_group_t *g, uv_loop_t *loop);

@@ -792,8 +792,10 @@ static void shutdown_host(void) {
     H.L = NULL;
   }
   /* MAINHOST_COUNTERS=1: what a leak check reads (both must be 0). */
-  if (getenv("MAINHOST_COUNTERS"))
+  if (getenv("MAINHOST_COUNTERS")) {
+    fprintf(stderr, "mainhost: at exit: %lu loop turns\n", H.chans.turns);
     fprintf(stderr, "mainhost: at exit: %ld live Lua refs, %d open handles\n", mh_live_refs(), our_handles);
+  }
   free(H.byid);
   free(H.mem);
   H.byid = H.mem = NULL;

@@ -95,7 +95,7 @@ local function run(opts)
   local files = opts.files or {}
   files["main.lua"] = MAIN .. opts.main
   files["mainhost.json"] = { main = "main.lua", limits = opts.limits, renderers = opts.renderers }
-  return checked(t.run_app(files, { timeout = opts.timeout or 60000 }))
+  return checked(t.run_app(files, { timeout = opts.timeout or 60000, env = opts.env }))
 end
 
 describe("regressions", function()
@@ -166,6 +166,58 @@ end)
     calls, rss = tonumber(calls), tonumber(rss)
     assert(rss < 64 * 1024, ("the host's RSS was %d kB after %d invokes answered (stalled: %s)\n%s"):format(
       rss, calls, stalled, r.all))
+  end)
+
+  -- 6591a6b (the throttled spin): while a renderer is throttled (replies
+  -- to it wait, so it is not read) it must not be polled for reading
+  -- either: its socket stays readable, and a level-triggered poll would
+  -- turn the loop without end, 100 % CPU until the throttle lifts. Counted
+  -- in loop turns, not time: held throttled for ~1 s here, the loop turns
+  -- only for the timer (and the few events before the throttle), where a
+  -- spinning loop makes hundreds of thousands of turns.
+  it("does not spin the event loop while a renderer is throttled", function()
+    local r = run({
+      env = { "MAINHOST_COUNTERS=1" },
+      limits = { maxQueuedBytes = 1048576, maxPendingInvokes = 1000000 },
+      renderers = { { name = "flood", command = { "python3", "flood.py" } } },
+      files = {
+        ["flood.py"] = PY .. [==[
+i = 0
+try:
+    while True:
+        send(b"".join(b'{"k":"invoke","ch":"big","id":%d,"args":[]}\n' % (i + j) for j in range(1, 101)))
+        i += 100
+except OSError:
+    pass  # the host closed the channel at quit
+]==],
+      },
+      main = [==[
+local calls, big = 0, ("x"):rep(4096)
+ipcMain.handle("big", function()
+  calls = calls + 1
+  return big
+end)
+-- Every 100 ms: once the count has stopped growing (throttled), stay ten
+-- more ticks, still throttled, then quit.
+local last, quiet = -1, 0
+local timer = uv.new_timer()
+timer:start(100, 100, function()
+  if calls >= 256 and calls == last then quiet = quiet + 1 else quiet = 0 end
+  last = calls
+  if quiet >= 10 then
+    timer:stop()
+    timer:close()
+    say(("throttled at %d calls"):format(calls))
+    app.quit()
+  end
+end)
+]==],
+    })
+    assert(r.stdout:match("main: throttled at %d+ calls"), "the renderer was never throttled:\n" .. r.all)
+    local turns = tonumber(r.stderr:match("mainhost: at exit: (%d+) loop turns"))
+    assert(turns, "no loop-turn count on stderr:\n" .. r.all)
+    assert(turns < 20000, ("%d loop turns for a run that was throttled for ~1 s: the loop spins\n%s"):format(
+      turns, r.all))
   end)
 
   -- 518d57f: channels and kinds a renderer chose are escaped in the
