@@ -261,11 +261,18 @@ static mh_request_t *spare_q;
 static int spare_ref = LUA_NOREF;
 static int spare_busy;
 
-/* The request whose message is being dispatched, until its handlers have
- * run and it was armed (request_arm) or answered: an error that unwinds the
- * dispatch in between (no room on the Lua stack, out of memory) leaves it
- * unreachable and without a __gc, so mh_lipc_dispatch answers it. */
-static mh_request_t *inflight_q;
+/* The request whose message is being dispatched, from the moment its id is
+ * pending until its handlers have run and it was armed (request_arm) or
+ * answered: an error that unwinds the dispatch in between (no room on the
+ * Lua stack, out of memory) leaves it unreachable and without a __gc, so
+ * mh_lipc_dispatch answers it. q is NULL until the request object exists. */
+typedef struct inflight {
+  int set;
+  int rid;
+  int64_t id;
+  mh_request_t *q;
+} inflight_t;
+static inflight_t inflight;
 
 static void spare_forget(lua_State *L) {
   mh_unref(L, spare_ref);
@@ -287,7 +294,7 @@ static mh_request_t *push_request(lua_State *L, mh_renderer_t *r, int64_t id, in
   if (kind == MH_REQ_INVOKE && spare_q && !spare_busy) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, spare_ref);
     q = spare_q;
-    inflight_q = q;
+    inflight.q = q;
     spare_busy = 1;
     q->rid = r->id;
     q->kind = kind;
@@ -298,6 +305,7 @@ static mh_request_t *push_request(lua_State *L, mh_renderer_t *r, int64_t id, in
     return q;
   }
   q = lua_newuserdatauv(L, sizeof *q, 1);
+  inflight.q = q;
   q->rid = r->id;
   q->kind = kind;
   q->done = 0;
@@ -312,7 +320,6 @@ static mh_request_t *push_request(lua_State *L, mh_renderer_t *r, int64_t id, in
     spare_q = q;
     spare_busy = 1;
   }
-  inflight_q = q;
   return q;
 }
 
@@ -965,7 +972,8 @@ static void refuse(mh_renderer_t *r, const char *why) {
  * that message, never in a panic of the host. */
 static void on_line_body(lua_State *L, mh_renderer_t *r, const char *line, size_t n) {
   int top = lua_gettop(L);
-  inflight_q = NULL;
+  inflight.set = 0;
+  inflight.q = NULL;
   mh_msg_t m;
   char err[256];
   if (mh_lconv_decode_msg(L, line, n, &H.scratch, max_depth(), &m, err, sizeof err) != 0) {
@@ -1066,6 +1074,7 @@ static void on_line_body(lua_State *L, mh_renderer_t *r, const char *line, size_
           break;
         }
         if (m.kind == MH_K_SYNC) r->pending_sync++;
+        inflight = (inflight_t){1, r->id, m.id, NULL};
       }
       if (m.kind == MH_K_SEND) {
         push_event(L, r, frame, K_EVENT_MT);
@@ -1086,7 +1095,7 @@ static void on_line_body(lua_State *L, mh_renderer_t *r, const char *line, size_
                   "channel without listeners.\n", r->id, SAFE(ch));
           lua_rawgetp(L, ev, &TOKEN_KEY);
           mh_request_t *q = lua_touserdata(L, -1);
-          inflight_q = NULL;
+          inflight.set = 0;
           q->done = 1;
           take_pending(r, m.id);
           lua_pushfstring(L, "No listener for '%s' in the main process", ch);
@@ -1100,7 +1109,7 @@ static void on_line_body(lua_State *L, mh_renderer_t *r, const char *line, size_
           if (wl) wc_emit_ipc(L, r, "ipc-message-sync", ev, ch_idx, first, m.nargs);
           emit(L, r->ipc, ch, chn, ch_idx, ev, first, m.nargs);
           emit(L, ipc_main, ch, chn, ch_idx, ev, first, m.nargs);
-          inflight_q = NULL;
+          inflight.set = 0;
           if (!q->done) {
             request_arm(L, q_idx);
             mh_host_watch_pending();
@@ -1133,7 +1142,7 @@ static void on_line_body(lua_State *L, mh_renderer_t *r, const char *line, size_
         push_event(L, r, frame, K_INVOKE_MT);
         for (int a = 0; a < m.nargs; a++) lua_pushvalue(L, first + a);
         mh_lstate_run_raw(L, 2 + m.nargs);
-        inflight_q = NULL;
+        inflight.set = 0;
         spare_done(L, q);
         if (!q->done) {
           request_arm(L, -1);  /* the copy below the token */
@@ -1172,29 +1181,32 @@ void mh_lipc_dispatch(mh_chan_t *c) {
     mh_chan_dispatch(c);
     return;
   }
-  mh_request_t *outer = inflight_q;  /* a dispatch nested in a handler's */
+  inflight_t outer = inflight;  /* a dispatch nested in a handler's */
   for (;;) {
-    inflight_q = NULL;
+    inflight.set = 0;
+    inflight.q = NULL;
     lua_pushcfunction(L, l_dispatch);
     lua_pushlightuserdata(L, c);
     if (mh_lstate_pcall(L, 1, 0, "a message could not be handled") == LUA_OK) {
-      inflight_q = outer;
+      inflight = outer;
       return;
     }
     mh_renderer_t *r = c->data;
     fprintf(stderr, "mainhost: (that message came from renderer '%s', id %d)\n", r->name, r->id);
-    if (inflight_q) {
-      /* Its request is unreachable now (the error unwound the stack that
-       * held it; nothing has been allocated since, so it is not collected
-       * yet) and has no __gc: answer it here. */
-      mh_request_t *q = inflight_q;
-      inflight_q = NULL;
-      mh_renderer_t *to = request_take(q);
+    if (inflight.set) {
+      /* Its request object, if made, is unreachable now (the error unwound
+       * the stack that held it; nothing has been allocated since, so it is
+       * not collected yet) and has no __gc: answer the id here. */
+      mh_request_t *q = inflight.q;
+      mh_renderer_t *to = NULL;
+      if (q) q->done = 1;  /* a handler that still holds it answers nothing */
+      mh_renderer_t *owner = mh_host_renderer(inflight.rid);
+      if (owner && take_pending(owner, inflight.id)) to = owner;
       static const char never[] = "reply was never sent";
-      if (to) reply_error(to, q->id, never, sizeof never - 1);
-      if (q == spare_q) spare_busy = 0;
+      if (to) reply_error(to, inflight.id, never, sizeof never - 1);
+      if (q && q == spare_q) spare_forget(L);  /* whatever still holds it, never reuse it */
     }
-    inflight_q = outer;
+    inflight = outer;
     c->dispatching = 0;  /* the error unwound through mh_chan_dispatch */
     if (c->closing) return;
   }
