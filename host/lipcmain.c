@@ -1590,13 +1590,7 @@ static int l_create_renderer(lua_State *L) {
     name = lua_tostring(L, -1);
   }
   const char *unique = name;
-  for (int k = 2;; k++) {
-    int taken = 0;
-    for (size_t i = 0; i < H.nids && !taken; i++)
-      taken = H.byid[i] && !strcmp(H.byid[i]->name, unique);
-    if (!taken) break;
-    unique = lua_pushfstring(L, "%s-%d", name, k);
-  }
+  for (int k = 2; mh_host_name_taken(unique); k++) unique = lua_pushfstring(L, "%s-%d", name, k);
   c.name = (char *)unique;
   mh_renderer_t *r = mh_host_spawn(&c);
   if (!r || r->wc_ref == LUA_NOREF) return luaL_error(L, "createRenderer: out of memory");

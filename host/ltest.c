@@ -62,9 +62,12 @@ static void on_readable(uv_poll_t *h, int status, int events) {
   (void)events;  /* reading happens in lines(); this only wakes the loop */
 }
 
-/* attach(name) -> fake, webContents */
+/* attach(name) -> fake, webContents. The name is made unique among the
+ * renderers that are not gone (-2, -3, ...), as createRenderer does. */
 static int l_attach(lua_State *L) {
-  const char *name = luaL_checkstring(L, 1);
+  const char *base = luaL_checkstring(L, 1);
+  const char *name = base;
+  for (int k = 2; mh_host_name_taken(name); k++) name = lua_pushfstring(L, "%s-%d", base, k);
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
     return luaL_error(L, "socketpair: %s", strerror(errno));

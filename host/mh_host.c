@@ -874,6 +874,12 @@ lua_State *mh_host_test_open(mh_config_t *cfg) {
   return H.L;  /* 'ready' comes with each t.load, as after a main script */
 }
 
+int mh_host_name_taken(const char *name) {
+  for (size_t i = 0; i < H.nids; i++)
+    if (H.byid[i] && !strcmp(H.byid[i]->name, name)) return 1;
+  return 0;
+}
+
 mh_renderer_t *mh_host_attach(const char *name, int fd) {
   if (grow_ids() != 0) return NULL;
   mh_renderer_t *r = calloc(1, sizeof *r);

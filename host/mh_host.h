@@ -117,6 +117,10 @@ void mh_host_request_quit(int code);
 /* app.exit(): renderers are killed, no events, exit with code. */
 void mh_host_exit(int code);
 
+/* Whether a renderer that is not gone has this name (names are made
+ * unique with a suffix -2, -3, ...: createRenderer, test renderers). */
+int mh_host_name_taken(const char *name);
+
 /* Test mode (`mainhost test`): the host without an app, ready at once;
  * specs attach in-process renderers to it. NULL when Lua cannot start. */
 lua_State *mh_host_test_open(mh_config_t *cfg);

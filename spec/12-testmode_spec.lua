@@ -93,6 +93,16 @@ describe("mainhost.test in-process mode", function()
       assert.are.same({ 5 }, { r:invoke("add", 2, 3) })
     end)
 
+    it("makes renderer names unique as createRenderer does: ui, ui-2, ui-3, and the main script sees them", function()
+      load_main()
+      local a, b, c = t.renderer({ name = "ui" }), t.renderer({ name = "ui" }), t.renderer({ name = "ui" })
+      assert.are.same({ "ui", "ui-2", "ui-3" }, { a.webContents.name, b.webContents.name, c.webContents.name })
+      local names = {}
+      for _, wc in ipairs(require("mainhost").webContents.getAllWebContents()) do names[#names + 1] = wc.name end
+      table.sort(names)
+      assert.are.same({ "ui", "ui-2", "ui-3" }, names)
+    end)
+
     it("returns every value an invoke handler returns, nil holes included", function()
       load_main()
       local r = t.renderer()
