@@ -15,7 +15,9 @@ void mh_lconv_push_null(lua_State *L) { lua_pushlightuserdata(L, NULL); }
 
 /* ---- decoding ----------------------------------------------------------- */
 
-enum { F_NONE, F_K, F_CH, F_ERROR, F_ID, F_FRAME, F_ARGS, F_V, F_CMD, F_OTHER };
+/* The fields of the envelope; those the fast path reads are mh_wire_key's. */
+enum { F_NONE = MH_KEY_OTHER, F_K = MH_KEY_K, F_CH = MH_KEY_CH, F_ERROR = MH_KEY_ERROR, F_ID = MH_KEY_ID,
+       F_FRAME = MH_KEY_FRAME, F_ARGS = MH_KEY_ARGS, F_V = MH_KEY_V, F_CMD, F_OTHER };
 
 typedef struct dec_level {
   int is_object;
@@ -284,89 +286,6 @@ typedef struct fast {
   int room;   /* stack slots known to be reserved above the top */
 } fast_t;
 
-static inline const char *fast_ws(const char *p, const char *end) {
-  while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) p++;
-  return p;
-}
-
-/* The next byte that is not white space, moving *pq to it; 0 at the end
- * (never an expected byte: a NUL there is a syntax error anyway). Lines are
- * usually compact, so this tests the byte itself before any skipping. */
-static inline char fast_peek(const char **pq, const char *end) {
-  const char *q = *pq;
-  if (q < end && (unsigned char)*q > ' ') return *q;
-  *pq = q = fast_ws(q, end);
-  return q < end ? *q : 0;
-}
-
-static inline int is_digit(char c) { return c >= '0' && c <= '9'; }
-
-/* The field whose key (without escapes) starts at q, just past its opening
- * quote; q is moved past the closing quote. F_OTHER for any other key.
- * Matched by the first letter and the bytes, cheaper than a scan and
- * memcmp for these few short names. */
-static inline int fast_key(const char **pq, const char *end) {
-  const char *q = *pq;
-  ptrdiff_t avail = end - q;
-  int f;
-  size_t n;
-  if (avail < 2) return F_OTHER;
-  switch (q[0]) {
-    case 'k': f = F_K; n = 1; break;
-    case 'v': f = F_V; n = 1; break;
-    case 'c': if (avail < 3 || q[1] != 'h') return F_OTHER; f = F_CH; n = 2; break;
-    case 'i': if (avail < 3 || q[1] != 'd') return F_OTHER; f = F_ID; n = 2; break;
-    case 'a':
-      if (avail < 5 || q[1] != 'r' || q[2] != 'g' || q[3] != 's') return F_OTHER;
-      f = F_ARGS; n = 4; break;
-    case 'f':
-      if (avail < 6 || memcmp(q + 1, "rame", 4) != 0) return F_OTHER;
-      f = F_FRAME; n = 5; break;
-    case 'e':
-      if (avail < 6 || memcmp(q + 1, "rror", 4) != 0) return F_OTHER;
-      f = F_ERROR; n = 5; break;
-    default: return F_OTHER;
-  }
-  if (q[n] != '"') return F_OTHER;
-  *pq = q + n + 1;
-  return f;
-}
-
-/* Reads the string whose '"' is at *pq, as read_string does. 0, or -1 when
- * it is not valid JSON. */
-static inline int fast_string(fast_t *f, const char **pq, const char **s, size_t *n) {
-  const char *b = *pq + 1, *e = mh_wire_plain_end(b, f->end);
-  /* No escape and nothing to check: the bytes are the input's, as they are. */
-  if (e < f->end && *e == '"') {
-    *s = b;
-    *n = (size_t)(e - b);
-    *pq = e + 1;
-    return 0;
-  }
-  return mh_json_read_string(*pq, f->end, f->scratch, s, n, pq) == 0 ? 0 : -1;
-}
-
-/* Reads the number at *pq (a '-' or a digit) into v, as read_number does.
- * 0, or -1 when it is not valid JSON. */
-static inline int fast_number(fast_t *f, const char **pq, mh_json_value_t *v) {
-  const char *q = *pq, *s = q, *end = f->end;
-  q += *q == '-';
-  const char *d = q;
-  uint64_t acc = 0;  /* may wrap past 19 digits: then it is not used */
-  while (q < end && is_digit(*q)) acc = acc * 10 + (uint64_t)(*q++ - '0');
-  /* 1 to 18 digits (no int64 overflow), no leading zero, no fraction or
-   * exponent: parse it here; anything else is the reader's. */
-  size_t nd = (size_t)(q - d);
-  if (nd - 1 < 18 && (*d != '0' || nd == 1) &&
-      (q >= end || (*q != '.' && *q != 'e' && *q != 'E'))) {
-    v->type = MH_JSON_INTEGER;
-    v->i = *s == '-' ? -(int64_t)acc : (int64_t)acc;
-    *pq = q;
-    return 0;
-  }
-  return mh_json_read_number(s, end, f->scratch, v, pq) == 0 ? 0 : -1;
-}
-
 /* Reads one container argument at *pq with the generic decoder, as the
  * generic path would at depth 3, leaving its table on the stack. 0, or -1
  * on any failure. */
@@ -407,7 +326,7 @@ static int fast_args(fast_t *f, const char **pq, int max_depth, mh_msg_t *m) {
   lua_State *L = f->L;
   const char *q = *pq, *end = f->end, *s;
   size_t sn;
-  if (fast_peek(&q, end) == ']') { *pq = q + 1; return 0; }
+  if (mh_wire_peek(&q, end) == ']') { *pq = q + 1; return 0; }
   for (;;) {
     /* The generic path checks for 4 free slots before each argument: check
      * for more at once, and again only when fewer than 4 are left. */
@@ -415,13 +334,13 @@ static int fast_args(fast_t *f, const char **pq, int max_depth, mh_msg_t *m) {
       if (!lua_checkstack(L, 32)) return -1;
       f->room = 32;
     }
-    char c = fast_peek(&q, end);
+    char c = mh_wire_peek(&q, end);
     if (c == '"') {
-      if (fast_string(f, &q, &s, &sn) != 0) return -1;
+      if (mh_wire_fast_string(&q, end, f->scratch, &s, &sn) != 0) return -1;
       lua_pushlstring(L, s, sn);
-    } else if (c == '-' || is_digit(c)) {
+    } else if (c == '-' || mh_wire_is_digit(c)) {
       mh_json_value_t v;
-      if (fast_number(f, &q, &v) != 0) return -1;
+      if (mh_wire_fast_number(&q, end, f->scratch, &v) != 0) return -1;
       if (v.type == MH_JSON_INTEGER) lua_pushinteger(L, (lua_Integer)v.i);
       else lua_pushnumber(L, (lua_Number)v.d);
     } else if (c == '[' || c == '{') {
@@ -440,7 +359,7 @@ static int fast_args(fast_t *f, const char **pq, int max_depth, mh_msg_t *m) {
     }
     f->room--;
     m->nargs++;
-    c = fast_peek(&q, end);
+    c = mh_wire_peek(&q, end);
     if (c == ',') { q++; continue; }
     if (c == ']') { *pq = q + 1; return 0; }
     return -1;
@@ -456,19 +375,19 @@ static int fast_msg(lua_State *L, const char *line, size_t n, mh_buf_t *scratch,
   const char *q = line, *end = f.end, *s;
   size_t sn;
   if (max_depth < 2) return 0;  /* "args" itself would be too deep */
-  if (fast_peek(&q, end) != '{') return 0;
+  if (mh_wire_peek(&q, end) != '{') return 0;
   q++;
   for (;;) {
-    if (fast_peek(&q, end) != '"') return 0;
+    if (mh_wire_peek(&q, end) != '"') return 0;
     q++;
-    int fld = fast_key(&q, end);
-    if (fld == F_OTHER) return 0;  /* "cmd", unknown or escaped keys */
-    if (fast_peek(&q, end) != ':') return 0;
+    int fld = mh_wire_key(&q, end);
+    if (fld == MH_KEY_OTHER) return 0;  /* "cmd", unknown or escaped keys */
+    if (mh_wire_peek(&q, end) != ':') return 0;
     q++;
-    if (!fast_peek(&q, end)) return 0;
+    if (!mh_wire_peek(&q, end)) return 0;
     switch (fld) {
       case F_K: {
-        if (*q != '"' || fast_string(&f, &q, &s, &sn) != 0) return 0;
+        if (*q != '"' || mh_wire_fast_string(&q, end, f.scratch, &s, &sn) != 0) return 0;
         int kind = kind_of(s, sn);
         if (kind == MH_K_UNKNOWN) return 0;  /* the generic path keeps its text */
         m->kind = kind;
@@ -476,7 +395,7 @@ static int fast_msg(lua_State *L, const char *line, size_t n, mh_buf_t *scratch,
       }
       case F_CH:
       case F_ERROR:
-        if (*q != '"' || fast_string(&f, &q, &s, &sn) != 0) return 0;
+        if (*q != '"' || mh_wire_fast_string(&q, end, f.scratch, &s, &sn) != 0) return 0;
         if (!f.slots) {
           /* The slots are not there yet: push them with the value in place
            * instead of replacing a nil. */
@@ -494,7 +413,7 @@ static int fast_msg(lua_State *L, const char *line, size_t n, mh_buf_t *scratch,
       case F_FRAME:
       case F_V: {
         mh_json_value_t v;
-        if ((*q != '-' && !is_digit(*q)) || fast_number(&f, &q, &v) != 0 ||
+        if ((*q != '-' && !mh_wire_is_digit(*q)) || mh_wire_fast_number(&q, end, f.scratch, &v) != 0 ||
             v.type != MH_JSON_INTEGER)
           return 0;
         if (fld == F_ID) { m->id = v.i; m->has_id = 1; }
@@ -510,12 +429,12 @@ static int fast_msg(lua_State *L, const char *line, size_t n, mh_buf_t *scratch,
         if (fast_args(&f, &q, max_depth, m) != 0) return 0;
         break;
     }
-    char c = fast_peek(&q, end);
+    char c = mh_wire_peek(&q, end);
     if (c == ',') { q++; continue; }
     if (c == '}') { q++; break; }
     return 0;
   }
-  if (fast_peek(&q, end) || q != end) return 0;
+  if (mh_wire_peek(&q, end) || q != end) return 0;
   fast_slots(&f);
   return 1;
 }

@@ -17,9 +17,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 
 #include "mh_chan.h"
 #include "mh_wire.h"
@@ -224,7 +221,8 @@ static json_t *parse_line(mh_client_t *c, const char *s, size_t n, char *err, si
  * case come from one place. Giving up leaves nothing observable. */
 
 enum {
-  FF_OTHER = 0, FF_K = 1, FF_CH = 2, FF_ID = 4, FF_FRAME = 8, FF_ERROR = 16, FF_ARGS = 32, FF_V = 64
+  FF_OTHER = 1u << MH_KEY_OTHER, FF_K = 1u << MH_KEY_K, FF_CH = 1u << MH_KEY_CH, FF_ID = 1u << MH_KEY_ID,
+  FF_FRAME = 1u << MH_KEY_FRAME, FF_ERROR = 1u << MH_KEY_ERROR, FF_ARGS = 1u << MH_KEY_ARGS, FF_V = 1u << MH_KEY_V
 };
 enum { FK_MSG = 1, FK_RESULT = 2 };
 
@@ -275,88 +273,6 @@ static inline json_t *new_int(mh_client_t *c, int64_t i) {
   return v;
 }
 
-static inline const char *fast_ws(const char *p, const char *end) {
-  while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) p++;
-  return p;
-}
-
-/* The next byte that is not white space, moving *pq to it; 0 at the end
- * (never an expected byte: a NUL there is a syntax error anyway). */
-static inline char fast_peek(const char **pq, const char *end) {
-  const char *q = *pq;
-  if (q < end && (unsigned char)*q > ' ') return *q;
-  *pq = q = fast_ws(q, end);
-  return q < end ? *q : 0;
-}
-
-static inline int is_digit(char c) { return c >= '0' && c <= '9'; }
-
-/* The field whose key (without escapes) starts at *pq, just past its
- * opening quote; *pq is moved past the closing quote. FF_OTHER for any
- * other key. */
-static inline unsigned fast_key(const char **pq, const char *end) {
-  const char *q = *pq;
-  ptrdiff_t avail = end - q;
-  unsigned f;
-  size_t n;
-  if (avail < 2) return FF_OTHER;
-  switch (q[0]) {
-    case 'k': f = FF_K; n = 1; break;
-    case 'v': f = FF_V; n = 1; break;
-    case 'c': if (avail < 3 || q[1] != 'h') return FF_OTHER; f = FF_CH; n = 2; break;
-    case 'i': if (avail < 3 || q[1] != 'd') return FF_OTHER; f = FF_ID; n = 2; break;
-    case 'a':
-      if (avail < 5 || q[1] != 'r' || q[2] != 'g' || q[3] != 's') return FF_OTHER;
-      f = FF_ARGS; n = 4; break;
-    case 'f':
-      if (avail < 6 || memcmp(q + 1, "rame", 4) != 0) return FF_OTHER;
-      f = FF_FRAME; n = 5; break;
-    case 'e':
-      if (avail < 6 || memcmp(q + 1, "rror", 4) != 0) return FF_OTHER;
-      f = FF_ERROR; n = 5; break;
-    default: return FF_OTHER;
-  }
-  if (q[n] != '"') return FF_OTHER;
-  *pq = q + n + 1;
-  return f;
-}
-
-/* Reads the string whose '"' is at *pq, as the reader does (its bytes in
- * the line, or in scratch when it had escapes). 0, or -1 when it is not
- * valid JSON. */
-static inline int fast_string(mh_client_t *c, const char *end, const char **pq, const char **s,
-                              size_t *n) {
-  const char *b = *pq + 1, *e = mh_wire_plain_end(b, end);
-  if (e < end && *e == '"') {
-    *s = b;
-    *n = (size_t)(e - b);
-    *pq = e + 1;
-    return 0;
-  }
-  return mh_json_read_string(*pq, end, &c->scratch, s, n, pq) == 0 ? 0 : -1;
-}
-
-/* Reads the number at *pq (a '-' or a digit) into v, as the reader does.
- * 0, or -1 when it is not valid JSON. */
-static inline int fast_number(mh_client_t *c, const char *end, const char **pq, mh_json_value_t *v) {
-  const char *q = *pq, *s = q;
-  q += *q == '-';
-  const char *d = q;
-  uint64_t acc = 0;  /* may wrap past 19 digits: then it is not used */
-  while (q < end && is_digit(*q)) acc = acc * 10 + (uint64_t)(*q++ - '0');
-  /* 1 to 18 digits (no int64 overflow), no leading zero, no fraction or
-   * exponent: read here; anything else is the reader's. */
-  size_t nd = (size_t)(q - d);
-  if (nd - 1 < 18 && (*d != '0' || nd == 1) &&
-      (q >= end || (*q != '.' && *q != 'e' && *q != 'E'))) {
-    v->type = MH_JSON_INTEGER;
-    v->i = *s == '-' ? -(int64_t)acc : (int64_t)acc;
-    *pq = q;
-    return 0;
-  }
-  return mh_json_read_number(s, end, &c->scratch, v, pq) == 0 ? 0 : -1;
-}
-
 /* One container argument at *pq, built as the whole-line parse would at
  * depth 3. The new value, or NULL on any failure. */
 static json_t *fast_container(mh_client_t *c, const char *end, const char **pq) {
@@ -379,19 +295,19 @@ static json_t *fast_container(mh_client_t *c, const char *end, const char **pq) 
 static int fast_args(mh_client_t *c, const char *end, const char **pq, json_t *a) {
   const char *q = *pq, *s;
   size_t sn;
-  if (fast_peek(&q, end) == ']') {
+  if (mh_wire_peek(&q, end) == ']') {
     *pq = q + 1;
     return 0;
   }
   for (;;) {
     json_t *v;
-    char ch = fast_peek(&q, end);
+    char ch = mh_wire_peek(&q, end);
     if (ch == '"') {
-      if (fast_string(c, end, &q, &s, &sn) != 0) return -1;
+      if (mh_wire_fast_string(&q, end, &c->scratch, &s, &sn) != 0) return -1;
       v = json_stringn_nocheck(sn ? s : "", sn);
-    } else if (ch == '-' || is_digit(ch)) {
+    } else if (ch == '-' || mh_wire_is_digit(ch)) {
       mh_json_value_t n;
-      if (fast_number(c, end, &q, &n) != 0) return -1;
+      if (mh_wire_fast_number(&q, end, &c->scratch, &n) != 0) return -1;
       v = n.type == MH_JSON_INTEGER ? new_int(c, n.i) : json_real(n.d);
     } else if (ch == '[' || ch == '{') {
       v = fast_container(c, end, &q);
@@ -408,7 +324,7 @@ static int fast_args(mh_client_t *c, const char *end, const char **pq, json_t *a
       return -1;
     }
     if (!v || json_array_append_new(a, v) != 0) return -1;
-    ch = fast_peek(&q, end);
+    ch = mh_wire_peek(&q, end);
     if (ch == ',') {
       q++;
       continue;
@@ -450,27 +366,27 @@ static int fast_line(mh_client_t *c, const char *line, size_t n, fast_msg_t *m) 
     q = line + 16;
     goto value;
   }
-  if (fast_peek(&q, end) != '{') return 0;
+  if (mh_wire_peek(&q, end) != '{') return 0;
   q++;
   for (;;) {
-    if (fast_peek(&q, end) != '"') goto give_up;
+    if (mh_wire_peek(&q, end) != '"') goto give_up;
     q++;
-    f = fast_key(&q, end);
+    f = 1u << mh_wire_key(&q, end);
     if (f == FF_OTHER || (m->seen & f)) goto give_up;  /* "cmd", unknown or repeated keys */
     m->seen |= f;
-    if (fast_peek(&q, end) != ':') goto give_up;
+    if (mh_wire_peek(&q, end) != ':') goto give_up;
     q++;
-    if (!fast_peek(&q, end)) goto give_up;
+    if (!mh_wire_peek(&q, end)) goto give_up;
   value:  /* q < end */
     switch (f) {
       case FF_K:
-        if (*q != '"' || fast_string(c, end, &q, &s, &sn) != 0) goto give_up;
+        if (*q != '"' || mh_wire_fast_string(&q, end, &c->scratch, &s, &sn) != 0) goto give_up;
         if (sn == 3 && memcmp(s, "msg", 3) == 0) m->kind = FK_MSG;
         else if (sn == 6 && memcmp(s, "result", 6) == 0) m->kind = FK_RESULT;
         else goto give_up;  /* hello, new kinds: the generic path's */
         break;
       case FF_CH:
-        if (*q != '"' || fast_string(c, end, &q, &s, &sn) != 0) goto give_up;
+        if (*q != '"' || mh_wire_fast_string(&q, end, &c->scratch, &s, &sn) != 0) goto give_up;
         /* Only a channel held in the line as it is (not in scratch, which
          * later strings reuse). */
         if (sn && (s < line || s >= end)) goto give_up;
@@ -478,7 +394,7 @@ static int fast_line(mh_client_t *c, const char *line, size_t n, fast_msg_t *m) 
         m->chn = sn;
         break;
       case FF_ERROR:
-        if (*q != '"' || fast_string(c, end, &q, &s, &sn) != 0) goto give_up;
+        if (*q != '"' || mh_wire_fast_string(&q, end, &c->scratch, &s, &sn) != 0) goto give_up;
         c->text.len = 0;
         if (mh_buf_put(&c->text, s, sn) != 0 || mh_buf_putc(&c->text, 0) != 0) goto give_up;
         break;
@@ -486,7 +402,7 @@ static int fast_line(mh_client_t *c, const char *line, size_t n, fast_msg_t *m) 
       case FF_FRAME:
       case FF_V: {
         mh_json_value_t v;
-        if ((*q != '-' && !is_digit(*q)) || fast_number(c, end, &q, &v) != 0 ||
+        if ((*q != '-' && !mh_wire_is_digit(*q)) || mh_wire_fast_number(&q, end, &c->scratch, &v) != 0 ||
             v.type != MH_JSON_INTEGER)
           goto give_up;
         if (f == FF_ID) m->id = v.i;
@@ -499,7 +415,7 @@ static int fast_line(mh_client_t *c, const char *line, size_t n, fast_msg_t *m) 
         if (!(m->args = take_args(c)) || fast_args(c, end, &q, m->args) != 0) goto give_up;
         break;
     }
-    char ch = fast_peek(&q, end);
+    char ch = mh_wire_peek(&q, end);
     if (ch == ',') {
       q++;
       continue;
@@ -510,7 +426,7 @@ static int fast_line(mh_client_t *c, const char *line, size_t n, fast_msg_t *m) 
     }
     goto give_up;
   }
-  if (fast_peek(&q, end) || q != end || !m->kind) goto give_up;
+  if (mh_wire_peek(&q, end) || q != end || !m->kind) goto give_up;
   /* A msg the generic path would warn about is its to handle. */
   if (m->kind == FK_MSG && (!m->ch || m->frame < 1 || m->frame > INT32_MAX)) goto give_up;
   return 1;
@@ -524,67 +440,6 @@ give_up:
 
 enum { PUT_OK = 0, PUT_NOMEM = -1, PUT_DEEP = -2 };
 
-/* mh_wire_put_integer's text, written without a copy call: the digits are
- * made in a small array and moved with one fixed-size copy. */
-static inline int put_int(mh_buf_t *b, int64_t v) {
-  char tmp[48], *end = tmp + 24, *p = end;
-  uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-  do {
-    *--p = (char)('0' + u % 10);
-    u /= 10;
-  } while (u);
-  if (v < 0) *--p = '-';
-  if (mh_buf_reserve(b, 24) != 0) return -1;
-  memcpy(b->data + b->len, p, 24);  /* p + 24 stays inside tmp */
-  b->len += (size_t)(end - p);
-  return 0;
-}
-
-/* 1 when s[0..n) holds no byte a JSON string cannot hold as it is (a
- * quote, a backslash, a control byte or a non-ASCII byte). n >= 16. */
-static inline int all_plain16(const char *s, size_t n) {
-#ifdef __SSE2__
-  /* Signed: bytes 0x80-0xff are below 0x20 too. */
-  const __m128i sp = _mm_set1_epi8(0x20), qu = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
-  for (size_t i = 0;; i += 16) {
-    if (i + 16 > n) i = n - 16;  /* the last 16 bytes, overlapping */
-    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-    __m128i m = _mm_or_si128(_mm_cmplt_epi8(x, sp),
-                             _mm_or_si128(_mm_cmpeq_epi8(x, qu), _mm_cmpeq_epi8(x, bs)));
-    if (_mm_movemask_epi8(m)) return 0;
-    if (i + 16 == n) return 1;
-  }
-#else
-  return mh_wire_plain_end(s, s + n) == s + n;
-#endif
-}
-
-/* mh_wire_put_string's text; a string with nothing to escape is copied
- * here (channel names, most values): byte by byte when short, else after
- * a check of the whole string. */
-static inline int put_str(mh_buf_t *b, const char *s, size_t n) {
-  if (n > 24) {
-    if (!all_plain16(s, n)) return mh_wire_put_string(b, s, n);
-    if (mh_buf_reserve(b, n + 2) != 0) return -1;
-    char *d = b->data + b->len;
-    d[0] = '"';
-    memcpy(d + 1, s, n);
-    d[n + 1] = '"';
-    b->len += n + 2;
-    return 0;
-  }
-  if (mh_buf_reserve(b, n + 2) != 0) return -1;
-  char *d = b->data + b->len;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char ch = (unsigned char)s[i];
-    if (ch < 0x20 || ch == '"' || ch == '\\' || ch >= 0x80) return mh_wire_put_string(b, s, n);
-    d[i + 1] = (char)ch;
-  }
-  d[0] = '"';
-  d[n + 1] = '"';
-  b->len += n + 2;
-  return 0;
-}
 
 /* The start of each kind of line, through the "ch" key. */
 #define HEAD(kind) "{\"k\":\"" kind "\",\"ch\":"
@@ -600,7 +455,7 @@ static int put_value(mh_buf_t *b, json_t *v, int depth) {
       for (void *it = json_object_iter(v); it; it = json_object_iter_next(v, it)) {
         if (!first && mh_buf_putc(b, ',')) return PUT_NOMEM;
         first = 0;
-        if (put_str(b, json_object_iter_key(it), json_object_iter_key_len(it)) ||
+        if (mh_wire_put_string(b, json_object_iter_key(it), json_object_iter_key_len(it)) ||
             mh_buf_putc(b, ':'))
           return PUT_NOMEM;
         int rc = put_value(b, json_object_iter_value(it), depth + 1);
@@ -619,9 +474,9 @@ static int put_value(mh_buf_t *b, json_t *v, int depth) {
       return mh_buf_putc(b, ']') ? PUT_NOMEM : PUT_OK;
     }
     case JSON_STRING:
-      return put_str(b, json_string_value(v), json_string_length(v)) ? PUT_NOMEM : PUT_OK;
+      return mh_wire_put_string(b, json_string_value(v), json_string_length(v)) ? PUT_NOMEM : PUT_OK;
     case JSON_INTEGER:
-      return put_int(b, (int64_t)json_integer_value(v)) ? PUT_NOMEM : PUT_OK;
+      return mh_wire_put_integer(b, (int64_t)json_integer_value(v)) ? PUT_NOMEM : PUT_OK;
     case JSON_REAL:
       /* jansson holds no NaN or infinity, so a failure is memory. */
       return mh_wire_put_real(b, json_real_value(v)) ? PUT_NOMEM : PUT_OK;
@@ -646,9 +501,9 @@ static int put_message(mh_client_t *c, const char *head, size_t headn, const cha
     return UV_EPIPE;
   }
   size_t mark = b->len;
-  int bad = mh_buf_put(b, head, headn) || put_str(b, ch, chn);
-  if (!bad && id > 0) bad = mh_buf_put(b, ",\"id\":", 6) || put_int(b, id);
-  if (!bad && frame > 1) bad = mh_buf_put(b, ",\"frame\":", 9) || put_int(b, frame);
+  int bad = mh_buf_put(b, head, headn) || mh_wire_put_string(b, ch, chn);
+  if (!bad && id > 0) bad = mh_buf_put(b, ",\"id\":", 6) || mh_wire_put_integer(b, id);
+  if (!bad && frame > 1) bad = mh_buf_put(b, ",\"frame\":", 9) || mh_wire_put_integer(b, frame);
   bad = bad || mh_buf_put(b, ",\"args\":[", 9);
   for (size_t i = 0, n = args ? json_array_size(args) : 0; !bad && i < n; i++) {
     if (i && mh_buf_putc(b, ',')) bad = 1;

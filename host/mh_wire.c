@@ -108,8 +108,27 @@ static const char hexd[] = "0123456789abcdef";
 int mh_wire_put_string(mh_buf_t *b, const char *s, size_t n) {
   /* Room for the common case (nothing to escape) in one reservation. */
   if (mh_buf_reserve(b, n + 2) != 0) return -1;
-  b->data[b->len++] = '"';
-  size_t i = 0;
+  char *d = b->data + b->len;
+  size_t i;
+  if (n <= 24) {
+    /* Short (channel names, most values): checked and copied in one pass,
+     * cheaper than a scan and a copy call. */
+    for (i = 0; i < n; i++) {
+      unsigned char c = (unsigned char)s[i];
+      if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) break;
+      d[i + 1] = (char)c;
+    }
+  } else {
+    i = (size_t)(mh_wire_plain_end(s, s + n) - s);
+    memcpy(d + 1, s, i);
+  }
+  d[0] = '"';
+  if (i == n) {  /* nothing to escape */
+    d[n + 1] = '"';
+    b->len += n + 2;
+    return 0;
+  }
+  b->len += i + 1;
   while (i < n) {
     size_t run = (size_t)(mh_wire_plain_end(s + i, s + n) - s);  /* to the next byte to escape */
     if (run > i) {
@@ -154,22 +173,7 @@ int mh_wire_put_string(mh_buf_t *b, const char *s, size_t n) {
 }
 
 /* Writes v's digits so they end at end; returns where they start. */
-static char *itoa_end(char *end, int64_t v) {
-  char *p = end;
-  uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-  do {
-    *--p = (char)('0' + u % 10);
-    u /= 10;
-  } while (u);
-  if (v < 0) *--p = '-';
-  return p;
-}
 
-int mh_wire_put_integer(mh_buf_t *b, int64_t v) {
-  char tmp[24];
-  char *p = itoa_end(tmp + sizeof tmp, v);
-  return mh_buf_put(b, p, (size_t)(tmp + sizeof tmp - p));
-}
 
 int mh_wire_put_real(mh_buf_t *b, double v) {
   if (!isfinite(v)) return -1;
@@ -552,7 +556,7 @@ int mh_json_parse_prefix(const char *p, size_t n, int max_depth, mh_buf_t *scrat
 size_t mh_wire_result_head(char *buf, size_t cap, int64_t id) {
   static const char k[] = "{\"k\":\"result\",\"id\":";
   char tmp[24];
-  char *p = itoa_end(tmp + sizeof tmp, id);
+  char *p = mh_wire_itoa_end(tmp + sizeof tmp, id);
   size_t dn = (size_t)(tmp + sizeof tmp - p), kn = sizeof k - 1;
   if (cap < kn + dn + 1) return 0;
   memcpy(buf, k, kn);

@@ -189,13 +189,127 @@ int mh_json_read_string(const char *p, const char *end, mh_buf_t *scratch,
 int mh_json_read_number(const char *p, const char *end, mh_buf_t *scratch,
                         mh_json_value_t *v, const char **next);
 
+/* ---- envelope fast paths ------------------------------------------------------- *
+ * Pieces shared by the readers that take an ordinary message line apart
+ * without the callbacks (mh_lconv_decode_msg's fast path in lconv.c and the
+ * C client's in mh_client.c). Each reads exactly what the reader would and
+ * hands anything less simple to it. */
+
+/* The envelope's keys (protocol.md), as those readers tell them apart. */
+typedef enum mh_wire_key {
+  MH_KEY_OTHER = 0,  /* any other key, or one written with escapes */
+  MH_KEY_K, MH_KEY_CH, MH_KEY_ERROR, MH_KEY_ID, MH_KEY_FRAME, MH_KEY_ARGS, MH_KEY_V
+} mh_wire_key_t;
+
+static inline int mh_wire_is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* The next byte that is not white space, moving *pq to it; 0 at the end
+ * (never an expected byte: a NUL there is a syntax error anyway). Lines are
+ * usually compact, so the byte itself is tested before any skipping. */
+static inline char mh_wire_peek(const char **pq, const char *end) {
+  const char *q = *pq;
+  if (q < end && (unsigned char)*q > ' ') return *q;
+  while (q < end && (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n')) q++;
+  *pq = q;
+  return q < end ? *q : 0;
+}
+
+/* The key that starts at *pq, just past its opening quote; *pq is moved
+ * past the closing quote unless it is MH_KEY_OTHER. Matched by the first
+ * letter and the bytes: cheaper than a scan and memcmp for these few short
+ * names. */
+static inline mh_wire_key_t mh_wire_key(const char **pq, const char *end) {
+  const char *q = *pq;
+  ptrdiff_t avail = end - q;
+  mh_wire_key_t k;
+  size_t n;
+  if (avail < 2) return MH_KEY_OTHER;
+  switch (q[0]) {
+    case 'k': k = MH_KEY_K; n = 1; break;
+    case 'v': k = MH_KEY_V; n = 1; break;
+    case 'c': if (avail < 3 || q[1] != 'h') return MH_KEY_OTHER; k = MH_KEY_CH; n = 2; break;
+    case 'i': if (avail < 3 || q[1] != 'd') return MH_KEY_OTHER; k = MH_KEY_ID; n = 2; break;
+    case 'a':
+      if (avail < 5 || q[1] != 'r' || q[2] != 'g' || q[3] != 's') return MH_KEY_OTHER;
+      k = MH_KEY_ARGS; n = 4; break;
+    case 'f':
+      if (avail < 6 || memcmp(q + 1, "rame", 4) != 0) return MH_KEY_OTHER;
+      k = MH_KEY_FRAME; n = 5; break;
+    case 'e':
+      if (avail < 6 || memcmp(q + 1, "rror", 4) != 0) return MH_KEY_OTHER;
+      k = MH_KEY_ERROR; n = 5; break;
+    default: return MH_KEY_OTHER;
+  }
+  if (q[n] != '"') return MH_KEY_OTHER;
+  *pq = q + n + 1;
+  return k;
+}
+
+/* The string whose '"' is at *pq, as mh_json_read_string reads it: a
+ * string with nothing to unescape or check is its bytes in the input, read
+ * here; any other goes to the reader. 0, or -1 when it is not valid JSON. */
+static inline int mh_wire_fast_string(const char **pq, const char *end, mh_buf_t *scratch, const char **s,
+                                      size_t *n) {
+  const char *b = *pq + 1, *e = mh_wire_plain_end(b, end);
+  if (e < end && *e == '"') {
+    *s = b;
+    *n = (size_t)(e - b);
+    *pq = e + 1;
+    return 0;
+  }
+  return mh_json_read_string(*pq, end, scratch, s, n, pq) == 0 ? 0 : -1;
+}
+
+/* The number at *pq (a '-' or a digit), as mh_json_read_number reads it: 1
+ * to 18 digits (no int64 overflow), no leading zero, no fraction or
+ * exponent are read here; anything else goes to the reader. 0, or -1 when
+ * it is not valid JSON. */
+static inline int mh_wire_fast_number(const char **pq, const char *end, mh_buf_t *scratch, mh_json_value_t *v) {
+  const char *q = *pq, *s = q;
+  q += *q == '-';
+  const char *d = q;
+  uint64_t acc = 0;  /* may wrap past 19 digits: then it is not used */
+  while (q < end && mh_wire_is_digit(*q)) acc = acc * 10 + (uint64_t)(*q++ - '0');
+  size_t nd = (size_t)(q - d);
+  if (nd - 1 < 18 && (*d != '0' || nd == 1) && (q >= end || (*q != '.' && *q != 'e' && *q != 'E'))) {
+    v->type = MH_JSON_INTEGER;
+    v->i = *s == '-' ? -(int64_t)acc : (int64_t)acc;
+    *pq = q;
+    return 0;
+  }
+  return mh_json_read_number(s, end, scratch, v, pq) == 0 ? 0 : -1;
+}
+
 /* ---- JSON writers ----------------------------------------------------------- */
 
 /* Appends `s` as a JSON string with quotes. Valid UTF-8 is copied as is
  * (only '"', '\\' and control bytes are escaped); each byte that is not
  * part of valid UTF-8 is written as \udcXX. -1 on out of memory. */
 int mh_wire_put_string(mh_buf_t *b, const char *s, size_t n);
-int mh_wire_put_integer(mh_buf_t *b, int64_t v);
+
+/* Writes v's digits so that they end at `end`; returns where they start. */
+static inline char *mh_wire_itoa_end(char *end, int64_t v) {
+  char *p = end;
+  uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+  do {
+    *--p = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0) *--p = '-';
+  return p;
+}
+
+/* Inline, as it is written for every id and integer argument: the digits
+ * are made at the end of the first 24 bytes of tmp and moved with one
+ * fixed-size copy (24 bytes from p stay inside tmp), no copy call. */
+static inline int mh_wire_put_integer(mh_buf_t *b, int64_t v) {
+  char tmp[48], *end = tmp + 24;
+  char *p = mh_wire_itoa_end(end, v);
+  if (mh_buf_reserve(b, 24) != 0) return -1;
+  memcpy(b->data + b->len, p, 24);
+  b->len += (size_t)(end - p);
+  return 0;
+}
 /* Shortest text that reads back to the same double, always with a '.' or
  * an exponent so it reads back as a float. -1 when v is NaN or infinite
  * (not representable) or on out of memory. */
