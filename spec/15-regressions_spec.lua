@@ -98,6 +98,27 @@ local function run(opts)
   return checked(t.run_app(files, { timeout = opts.timeout or 60000, env = opts.env }))
 end
 
+-- A renderer that invokes "big" (a 4 KiB answer) in a loop and never reads
+-- the replies (flood.py), and the start of a main script that answers and
+-- counts the calls: the host must throttle it (stop reading) once
+-- maxQueuedBytes of replies wait.
+local FLOOD_PY = PY .. [==[
+i = 0
+try:
+    while True:
+        send(b"".join(b'{"k":"invoke","ch":"big","id":%d,"args":[]}\n' % (i + j) for j in range(1, 101)))
+        i += 100
+except OSError:
+    pass  # the host closed the channel at quit
+]==]
+local FLOOD_MAIN = [==[
+local calls, big = 0, ("x"):rep(4096)
+ipcMain.handle("big", function()
+  calls = calls + 1
+  return big
+end)
+]==]
+
 describe("regressions", function()
   after_each(t.cleanup)
 
@@ -108,23 +129,8 @@ describe("regressions", function()
     local r = run({
       limits = { maxQueuedBytes = 1048576, maxPendingInvokes = 1000000 },
       renderers = { { name = "flood", command = { "python3", "flood.py" } } },
-      files = {
-        ["flood.py"] = PY .. [==[
-i = 0
-try:
-    while True:
-        send(b"".join(b'{"k":"invoke","ch":"big","id":%d,"args":[]}\n' % (i + j) for j in range(1, 101)))
-        i += 100
-except OSError:
-    pass  # the host closed the channel at quit
-]==],
-      },
-      main = [==[
-local calls, big = 0, ("x"):rep(4096)
-ipcMain.handle("big", function()
-  calls = calls + 1
-  return big
-end)
+      files = { ["flood.py"] = FLOOD_PY },
+      main = FLOOD_MAIN .. [==[
 local alive, finished = false, false
 app.on("web-contents-created", function(_, wc)
   alive = true
@@ -180,23 +186,8 @@ end)
       env = { "MAINHOST_COUNTERS=1" },
       limits = { maxQueuedBytes = 1048576, maxPendingInvokes = 1000000 },
       renderers = { { name = "flood", command = { "python3", "flood.py" } } },
-      files = {
-        ["flood.py"] = PY .. [==[
-i = 0
-try:
-    while True:
-        send(b"".join(b'{"k":"invoke","ch":"big","id":%d,"args":[]}\n' % (i + j) for j in range(1, 101)))
-        i += 100
-except OSError:
-    pass  # the host closed the channel at quit
-]==],
-      },
-      main = [==[
-local calls, big = 0, ("x"):rep(4096)
-ipcMain.handle("big", function()
-  calls = calls + 1
-  return big
-end)
+      files = { ["flood.py"] = FLOOD_PY },
+      main = FLOOD_MAIN .. [==[
 -- Every 100 ms: once the count has stopped growing (throttled), stay ten
 -- more ticks, still throttled, then quit.
 local last, quiet = -1, 0
