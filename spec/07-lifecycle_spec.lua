@@ -168,6 +168,15 @@ local function assert_no_leaks(r)
   assert(r.stderr:find(NO_LEAKS, 1, true), "expected '" .. NO_LEAKS .. "' on stderr:\n" .. r.stdout .. r.stderr)
 end
 
+-- No leak, and nothing on the host's stderr but the MAINHOST_COUNTERS lines.
+local function assert_only_counters(r)
+  for _, l in ipairs(t.lines(r.stderr)) do
+    assert(l == NO_LEAKS or l:match("^mainhost: at exit: %d+ loop turns$"),
+      "unexpected host message on stderr:\n" .. r.stderr)
+  end
+  assert_no_leaks(r)
+end
+
 -- Runs `mainhost DIR` on files written into a new directory (or opts.dir).
 local function run(files, opts)
   opts = opts or {}
@@ -1077,11 +1086,7 @@ print("never: " .. tostring(ipc.invoke("slow")))
       assert_line(r, "main: handler returns after the renderer is gone: true")
       assert.not_matches("never:", r.stdout, 1, true)
       assert.are.equal("abnormal-exit", gone_of(r, "ui").reason)
-      for _, l in ipairs(t.lines(r.stderr)) do
-        assert(l == NO_LEAKS or l:match("^mainhost: at exit: %d+ loop turns$"),
-          "unexpected host message on stderr:\n" .. r.stderr)
-      end
-      assert_no_leaks(r)
+      assert_only_counters(r)
     end)
 
     it("drops a sendSync reply that is set after the renderer died, without an error in the host", function()
@@ -1103,11 +1108,7 @@ end)
         { env = COUNTERS })
       assert_line(r, "main: returnValue set after the renderer is gone: true")
       assert.are.equal("clean-exit", gone_of(r, "raw").reason)
-      for _, l in ipairs(t.lines(r.stderr)) do
-        assert(l == NO_LEAKS or l:match("^mainhost: at exit: %d+ loop turns$"),
-          "unexpected host message on stderr:\n" .. r.stderr)
-      end
-      assert_no_leaks(r)
+      assert_only_counters(r)
     end)
   end)
 
