@@ -314,16 +314,22 @@ static int m_send(lua_State *L) {
   return 0;
 }
 
+/* Blocks for the reply to id (the channel at 1, alone on the stack) and
+ * returns its values, or raises fmt(ch) .. its error. */
+static int block_for_reply(lua_State *L, int64_t id, const char *fmt) {
+  int n = wait_for(L, id);
+  if (n == 0) return 0;
+  if (!lua_isnil(L, 2)) return raise_reply_error(L, fmt, 1, 2);
+  return n - 1;
+}
+
 static int m_send_sync(lua_State *L) {
   size_t chn;
   const char *ch = method_channel(L, "sendSync", &chn);
   int64_t id = ++next_id;
   put_message(L, "sync", 4, ch, chn, id, lua_tointeger(L, lua_upvalueindex(1)), 2);
   lua_settop(L, 1);
-  int n = wait_for(L, id);
-  if (n == 0) return 0;
-  if (!lua_isnil(L, 2)) return raise_reply_error(L, "Error in sendSync for '%s': ", 1, 2);
-  return n - 1;
+  return block_for_reply(L, id, "Error in sendSync for '%s': ");
 }
 
 /* Resumed by resume_waiter with (REPLY, err, values...) above ch. */
@@ -347,10 +353,7 @@ static int m_invoke(lua_State *L) {
   lua_settop(L, 1);
   if (lua_pushthread(L) || !lua_isyieldable(L)) {
     lua_settop(L, 1);
-    int n = wait_for(L, id);
-    if (n == 0) return 0;
-    if (!lua_isnil(L, 2)) return raise_reply_error(L, "Error invoking remote method '%s': ", 1, 2);
-    return n - 1;
+    return block_for_reply(L, id, "Error invoking remote method '%s': ");
   }
   waiter_add(L, id, 1);
   return lua_yieldk(L, 0, 0, invoke_k);

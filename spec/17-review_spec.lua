@@ -10,7 +10,7 @@ local function app(files, opts)
 end
 
 local function has_line(text, line)
-  for l in (text .. "\n"):gmatch("([^\n]*)\n") do
+  for _, l in ipairs(t.lines(text)) do
     if l == line then return true end
   end
   return false
