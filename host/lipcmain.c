@@ -52,9 +52,12 @@ enum { K_SENDER, K_PROCESS_ID, K_FRAME_ID, K_IPC_MESSAGE, K_IPC_MESSAGE_SYNC, K_
 static int cached[K_COUNT] = {LUA_NOREF, LUA_NOREF, LUA_NOREF, LUA_NOREF, LUA_NOREF,
                               LUA_NOREF, LUA_NOREF, LUA_NOREF, LUA_NOREF, LUA_NOREF};
 
+static mh_request_t *spare_q;  /* the reused invoke request (see push_request) */
+
 /* The request at idx, or NULL when it is not one. [-0, +0, -] */
 static struct mh_request *to_request(lua_State *L, int idx) {
   void *p = lua_touserdata(L, idx);
+  if (p && p == spare_q) return spare_q;  /* the reused invoke request, known by its address */
   if (!p || !lua_getmetatable(L, idx)) return NULL;
   lua_rawgeti(L, LUA_REGISTRYINDEX, cached[K_REQ_PLAIN_MT]);
   int ok = lua_rawequal(L, -1, -2);
@@ -257,7 +260,6 @@ static void push_error_text_safe(lua_State *L, int idx) {
  * the runner and the finisher, so once its handler has returned nothing
  * holds it and the next invoke can take it (no allocation, no garbage).
  * One whose handler waits keeps its own and the spare is made anew. */
-static mh_request_t *spare_q;
 static int spare_ref = LUA_NOREF;
 static int spare_busy;
 
@@ -383,8 +385,7 @@ static int l_finish(lua_State *L) {
     if (!ok) mh_lstate_report(L, lua_tostring(L, 1), lua_tostring(L, 4));
     return 0;
   }
-  /* The reused invoke request is known by its address; others are checked. */
-  mh_request_t *q = spare_q && lua_touserdata(L, 1) == spare_q ? spare_q : to_request(L, 1);
+  mh_request_t *q = to_request(L, 1);
   if (!q) return 0;
   lua_getiuservalue(L, 1, 1);
   const char *ch = lua_tostring(L, -1);

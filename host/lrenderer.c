@@ -78,12 +78,6 @@ static void waiter_add(lua_State *L, int64_t id, int ch_idx) {
   lua_pop(L, 1);
 }
 
-/* The slot of the coroutine waiting for id, or 0; the id is forgotten, the
- * slot stays anchored until waiter_release (after the resume). */
-static int waiter_take(int64_t id) {
-  return mh_pending_take(&wait_ids, id);
-}
-
 static void waiter_release(lua_State *L, int slot) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, waiting_ref);
   lua_pushnil(L);
@@ -102,7 +96,8 @@ static void waiter_release(lua_State *L, int slot) {
 static char REPLY; /* the first value of a resume that brings a reply */
 static void resume_waiter(lua_State *L, int64_t id, int nvals) {
   int base = lua_gettop(L) - nvals;
-  int slot = waiter_take(id);
+  /* The id is forgotten now; the slot stays anchored until waiter_release. */
+  int slot = mh_pending_take(&wait_ids, id);
   if (slot <= 0) {  /* no invoke waits for it (its coroutine is gone): dropped */
     lua_settop(L, base);
     return;
