@@ -39,6 +39,7 @@ struct mh_chan {
                               (and dispatching) until half of it is written */
   int throttled;
   int close_when_flushed;  /* mh_chan_close_flushed in progress */
+  int blocking;            /* the socket is in blocking mode (mh_chan_set_blocking) */
   mh_chan_t *next_dirty;
   mh_chan_t *next_redispatch;
   mh_chan_line_cb on_line;
@@ -56,7 +57,10 @@ struct mh_chan_group {
   uv_prepare_t prepare;
   mh_chan_t *dirty;
   mh_chan_t *redispatch;  /* lines held back by a wait, to deliver */
+  mh_chan_t *waiter;      /* a blocking channel the prepare step may wait on */
+  int others;             /* scratch of the prepare step's handle walk */
   unsigned long turns;    /* loop turns seen (MAINHOST_COUNTERS: a spinning loop shows here) */
+  unsigned long waits;    /* of them, waits for the waiter in recv() */
 };
 
 int mh_chan_group_init(mh_chan_group_t *g, uv_loop_t *loop);
@@ -74,6 +78,23 @@ mh_buf_t *mh_chan_out(mh_chan_t *c);
 void mh_chan_flush(mh_chan_t *c);
 /* Bytes queued and not yet accepted by the kernel. */
 size_t mh_chan_queued(const mh_chan_t *c);
+
+/* Puts the socket in blocking mode, for the calls meant to block; every
+ * other read and write on it passes MSG_DONTWAIT and never blocks. Then
+ * mh_chan_wait blocks in recv() rather than in poll() and a read, and the
+ * channel can be its group's waiter. 0 or -errno. */
+int mh_chan_set_blocking(mh_chan_t *c);
+/* c (a blocking channel of g) or NULL. While set, g's prepare step waits
+ * for c in recv() whenever nothing else in the loop is active (no other
+ * handle, timer, request, idle, pending or closing callback), instead of
+ * letting the loop wait in epoll_wait: one syscall instead of two, and a
+ * task woken from a blocking read runs sooner (docs/benchmarks.md). Only
+ * while the loop runs in UV_RUN_DEFAULT (or ONCE) mode: a UV_RUN_NOWAIT
+ * caller would block. */
+void mh_chan_group_set_waiter(mh_chan_group_t *g, mh_chan_t *c);
+/* What the group's prepare step does first, run by hand: writes every
+ * channel's queue and delivers lines held back, until neither is left. */
+void mh_chan_group_flush(mh_chan_group_t *g);
 
 /* Blocks (outside the loop) until every queued byte is written. 0 or a
  * libuv error. */

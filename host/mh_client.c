@@ -963,9 +963,13 @@ int mh_client_run(mh_client_t *c) {
   c->in_run = 1;
   c->stopping = 0;
   mh_chan_dispatch(&c->chan);  /* what a blocking call held back */
+  /* Only here do we know how the loop is run: a caller's own uv_run
+   * (NOWAIT, say) must never find us blocked in recv(). */
+  if (c->chan.blocking) mh_chan_group_set_waiter(&c->group, &c->chan);
   while (!c->ended && !c->stopping) {
     if (uv_run(c->loop, UV_RUN_DEFAULT) == 0) break;
   }
+  mh_chan_group_set_waiter(&c->group, NULL);
   if (!c->stopping) mh_chan_dispatch(&c->chan);  /* lines that came with the end */
   c->in_run = 0;
   return c->end_status;
@@ -1007,8 +1011,8 @@ static void finish_close(mh_client_t *c) {
 
 int mh_client_open(uv_loop_t *loop, int fd, mh_client_t **out) {
   *out = NULL;
-  /* Our children must not hold the host's socket; reads and writes go
-   * through poll, so the socket must never block us unasked. */
+  /* Our children must not hold the host's socket. (Non-blocking until it
+   * is ours: then only the waits block, see below.) */
   int fl = fcntl(fd, F_GETFL);
   if (fl < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
     int rc = -errno;
@@ -1047,6 +1051,9 @@ int mh_client_open(uv_loop_t *loop, int fd, mh_client_t **out) {
     return rc;
   }
   c->open_handles = 3;
+  /* Our reads and writes pass MSG_DONTWAIT; only the waits block (a
+   * blocking call's, and mh_client_run's when nothing else is active). */
+  mh_chan_set_blocking(&c->chan);
   *out = c;
   return 0;
 }

@@ -171,7 +171,8 @@ end
 -- No leak, and nothing on the host's stderr but the MAINHOST_COUNTERS lines.
 local function assert_only_counters(r)
   for _, l in ipairs(t.lines(r.stderr)) do
-    assert(l == NO_LEAKS or l:match("^mainhost: at exit: %d+ loop turns$"),
+    assert(l == NO_LEAKS or l:match("^mainhost: at exit: %d+ loop turns$")
+      or l:match("^%[[^]]+%] mainhost renderer: at exit: %d+ loop turns, %d+ waits in recv$"),
       "unexpected host message on stderr:\n" .. r.stderr)
   end
   assert_no_leaks(r)

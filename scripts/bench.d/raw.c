@@ -117,15 +117,21 @@ static void pin_from_env(void) {
  * and data per wake-up span K KiB would. It shows what such a working set
  * costs a process that wakes up after many others ran on its CPU (see "64
  * renderers" in docs/benchmarks.md). */
-static uint32_t *touch_buf;  /* 16 words a line; word 0 is the next line */
+static uint32_t *touch_buf;  /* word 0 of each touched line is the next */
 static size_t touch_lines;
+static size_t touch_words = 16;  /* words from one touched line to the next */
 
 static void touch_init(void) {
   const char *s = getenv("RAW_TOUCH_KB");
-  touch_lines = s ? (size_t)atol(s) * 1024 / 64 : 0;
+  touch_lines = s ? (size_t)(atof(s) * 1024 / 64) : 0;
   if (!touch_lines) return;
+  /* RAW_TOUCH_STRIDE=B: B bytes from one touched line to the next (64
+   * unless set); 4096 touches one line per page, to tell TLB misses from
+   * cache misses. */
+  const char *st = getenv("RAW_TOUCH_STRIDE");
+  if (st && atol(st) >= 64) touch_words = (size_t)atol(st) / 4;
   uint32_t *order = malloc(touch_lines * sizeof *order);
-  touch_buf = malloc(touch_lines * 64);
+  touch_buf = calloc(touch_lines, touch_words * 4);
   if (!touch_buf || !order) die("malloc");
   for (size_t i = 0; i < touch_lines; i++) order[i] = (uint32_t)i;
   uint64_t x = 88172645463325252ull;  /* xorshift: the same shuffle every run */
@@ -135,13 +141,13 @@ static void touch_init(void) {
     uint32_t t = order[i];
     order[i] = order[j], order[j] = t;
   }
-  for (size_t i = 0; i < touch_lines; i++) touch_buf[(size_t)order[i] * 16] = order[(i + 1) % touch_lines];
+  for (size_t i = 0; i < touch_lines; i++) touch_buf[(size_t)order[i] * touch_words] = order[(i + 1) % touch_lines];
   free(order);
 }
 
 static void touch(void) {
   uint32_t at = 0;
-  for (size_t i = 0; i < touch_lines; i++) at = touch_buf[(size_t)at * 16];
+  for (size_t i = 0; i < touch_lines; i++) at = touch_buf[(size_t)at * touch_words];
   if (at == 0xFFFFFFFFu) fprintf(stderr, "?");
 }
 
