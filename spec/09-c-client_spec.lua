@@ -265,6 +265,25 @@ end)
     assert.matches("^pending invoke error: Error invoking remote method 'never': ", r.c[1])
   end)
 
+  -- mh_client_run waits for the host in a blocking recv() when nothing
+  -- else on its loop is active; these would hang if it did so too early.
+  it("runs a timer on the client's loop while the host sends nothing", function()
+    local r = run("ticks", [[
+mh.ipcMain.on("tick", function(_, n) print("main: tick " .. n) end)
+]] .. QUIT_ON_DONE)
+    assert.is_false(r.timed_out, "the app hung:\n" .. r.stdout .. r.stderr)
+    assert.are.equal(0, r.code, r.stderr)
+    assert.matches("main: tick 1\nmain: tick 2\nmain: tick 3\n", r.stdout, 1, true)
+    assert.same(with_end({}), r.c)
+  end)
+
+  it("never blocks a program that turns the loop itself with UV_RUN_NOWAIT", function()
+    local r = run("nowait", QUIT_ON_DONE)
+    assert.is_false(r.timed_out, "the app hung:\n" .. r.stdout .. r.stderr)
+    assert.are.equal(0, r.code, r.stderr)
+    assert.same(with_end({ "turned the loop 1000 times" }), r.c)
+  end)
+
   it("says why it cannot connect when not started by a host", function()
     local cases = {
       { env = nil, want = "c: connect: ENOENT" },

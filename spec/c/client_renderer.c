@@ -264,6 +264,38 @@ static void scenario_listeners(void) {
   mh_client_send(C, "go", NULL, 2);  /* from frame 2: the replies come back there */
 }
 
+/* ---- waits: mh_client_run waits in recv() only when nothing else is active ---- */
+
+static void tick(uv_timer_t *t) {
+  static int n;
+  json_t *a = json_pack("[i]", ++n);
+  mh_client_send(C, "tick", a, 0);
+  json_decref(a);
+  if (n == 3) {
+    uv_close((uv_handle_t *)t, NULL);
+    send_done();
+  }
+}
+
+/* A timer on the client's loop while the host sends nothing: it must tick. */
+static void scenario_ticks(void) {
+  static uv_timer_t timer;
+  uv_timer_init(mh_client_loop(C), &timer);
+  uv_timer_start(&timer, tick, 1, 1);
+}
+
+/* The program turns the loop itself (UV_RUN_NOWAIT) before mh_client_run:
+ * no turn may block waiting for the host, which sends nothing. */
+static void scenario_nowait(void) {
+  int turns = 0;
+  while (turns < 1000) {
+    uv_run(mh_client_loop(C), UV_RUN_NOWAIT);
+    turns++;
+  }
+  printf("c: turned the loop %d times\n", turns);
+  send_done();
+}
+
 /* ---- the end: the host closes the channel, or quits ---------------------------- */
 
 static void on_never(mh_client_t *c, json_t *result, const char *error, void *ud) {
@@ -292,6 +324,8 @@ int main(int argc, char **argv) {
   else if (!strcmp(scenario, "sync")) scenario_sync();
   else if (!strcmp(scenario, "listeners")) scenario_listeners();
   else if (!strcmp(scenario, "end")) scenario_end();
+  else if (!strcmp(scenario, "ticks")) scenario_ticks();
+  else if (!strcmp(scenario, "nowait")) scenario_nowait();
   else if (!strcmp(scenario, "hello")) {
     /* only the hello: the main script waits for it to count as loaded */
   }
