@@ -8,6 +8,11 @@
  *
  *   gcc -O2 -o /tmp/min-renderer scripts/bench.d/mh/min-renderer.c
  *   (a config like app-8.json with "command": ["/tmp/min-renderer"])
+ *
+ * MIN_WAIT=epoll or MIN_WAIT=poll: before each read, wait in epoll_wait or
+ * poll first, as an event loop would (to compare how quickly each way of
+ * sleeping is woken; docs/benchmarks.md, "How a renderer waits"). The
+ * default is a plain blocking read.
  */
 #include <fcntl.h>
 #include <stdint.h>
@@ -16,8 +21,11 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <poll.h>
+#include <sys/epoll.h>
 
 static int fd;
+static int wait_mode, ep;  /* MIN_WAIT: 0 read, 1 epoll_wait, 2 poll */
 static char in[65536];
 static size_t have;
 
@@ -50,6 +58,13 @@ static const char *next_line(void) {
       return line;
     }
     if (have == sizeof in) exit(1);
+    if (wait_mode == 1) {
+      struct epoll_event ev;
+      epoll_wait(ep, &ev, 1, -1);
+    } else if (wait_mode == 2) {
+      struct pollfd p = {fd, POLLIN, 0};
+      poll(&p, 1, -1);
+    }
     ssize_t k = read(fd, in + have, sizeof in - have);
     if (k <= 0) exit(0);
     have += (size_t)k;
@@ -61,6 +76,13 @@ int main(void) {
   const char *d = getenv("BENCH_DUR_MS");
   if (!s || !d) return 2;
   fd = atoi(s);
+  const char *w = getenv("MIN_WAIT");
+  wait_mode = !w ? 0 : !strcmp(w, "epoll") ? 1 : !strcmp(w, "poll") ? 2 : 0;
+  if (wait_mode == 1) {
+    ep = epoll_create1(0);
+    struct epoll_event ev = {.events = EPOLLIN};
+    if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) return 2;
+  }
   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   char buf[256];
   int n = snprintf(buf, sizeof buf, "{\"k\":\"hello\",\"v\":1,\"pid\":%d}\n", (int)getpid());
