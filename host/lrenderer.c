@@ -438,9 +438,7 @@ static void open_fd(uv_loop_t *loop) {
     fprintf(stderr, "mainhost --renderer: fd %d is not a usable socket\n", fd);
     return;
   }
-  /* When the script has nothing else going on (no timer, socket, child...
-   * of luv's), the loop waits for the host in a blocking recv(). */
-  if (mh_chan_set_blocking(&chan) == 0) mh_chan_group_set_waiter(&group, &chan);
+  mh_chan_set_blocking(&chan);  /* only the waits block: see the end of main */
   chan_open = 1;
 }
 
@@ -520,6 +518,11 @@ int mh_renderer_main(int argc, char **argv) {
   lua_pushlightuserdata(L, &MAIN_TOKEN);
   for (int i = 3; i < argc; i++) lua_pushstring(L, argv[i]);
   mh_lstate_run(L, 1 + (argc - 3));
+  /* From here on, when the script has nothing else going on (no timer,
+   * socket, child... of luv's), the loop waits for the host in a blocking
+   * recv(). Not before: a top level that turns the loop itself
+   * (uv.run("nowait")) must not block. */
+  if (chan_open && chan.blocking) mh_chan_group_set_waiter(&group, &chan);
   uv_run(loop, UV_RUN_DEFAULT);
   fflush(stdout);
   return 0;

@@ -138,6 +138,21 @@ uv.kill(uv.os_getpid(), "sigusr1")
     assert.same({ "signal sigusr1" }, said(r))
   end)
 
+  it("never block a top level that turns the loop itself with uv.run('nowait')", function()
+    local r = run([==[
+ipcMain.on("turned", function(_, n) say("turned", n) end)
+]==], [==[
+local n = 0
+for _ = 1, 100 do
+  uv.run("nowait")
+  n = n + 1
+end
+ipcRenderer.send("turned", n)
+ipcRenderer.send("done")
+]==])
+    assert.same({ "turned 100" }, said(r))
+  end)
+
   it("block in recv for a sendSync from a timer callback, and deliver what came meanwhile afterwards", function()
     local r = run([==[
 ipcMain.on("sync", function(e)
