@@ -442,6 +442,33 @@ static void open_fd(uv_loop_t *loop) {
   chan_open = 1;
 }
 
+/* luv's uv.run, as a script calls it to turn the loop itself: meanwhile
+ * the channel is never waited on in recv() (the script may be polling with
+ * "nowait" or "once", and would block, or not get control back). */
+static int l_uv_run(lua_State *L) {
+  mh_chan_t *w = group.waiter;
+  mh_chan_group_set_waiter(&group, NULL);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  int rc = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+  if (w && !w->closing) mh_chan_group_set_waiter(&group, w);
+  if (rc != LUA_OK) return lua_error(L);
+  return lua_gettop(L);
+}
+
+static void wrap_uv_run(lua_State *L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  if (lua_getfield(L, -1, "luv") == LUA_TTABLE) {
+    if (lua_getfield(L, -1, "run") == LUA_TFUNCTION) {
+      lua_pushcclosure(L, l_uv_run, 1);
+      lua_setfield(L, -2, "run");
+    } else {
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 2);
+}
+
 /* os.exit() right after a send must not lose it. */
 static void flush_at_exit(void) {
   if (chan_open && !chan.closing) mh_chan_flush_blocking(&chan);
@@ -480,6 +507,7 @@ int mh_renderer_main(int argc, char **argv) {
   if (!L) return 1;
   RL = L;
   open_fd(loop);
+  wrap_uv_run(L);
 
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
   lua_pushcfunction(L, open_channel_module);

@@ -32,21 +32,29 @@ static void end_stream(mh_chan_t *c, int status) {
   if (c->on_end) c->on_end(c, status);
 }
 
+/* How read_some may wait: not at all, or blocking (a blocking socket) for
+ * a sendSync's reply, or blocking in place of the loop's poll step. */
+enum { READ_NOW, READ_BLOCK, READ_BLOCK_LOOP };
+
 /* One recv() into the framer: >0 bytes, 0 EOF, -EAGAIN, or -errno. It
- * never blocks unless block is set (and the socket is in blocking mode);
- * a blocking one that a signal interrupts says -EAGAIN, so that the caller
- * goes back to its loop. */
-static ssize_t read_some(mh_chan_t *c, int block) {
+ * never blocks unless how says so (and the socket is in blocking mode); a
+ * blocking one that a signal interrupts says -EAGAIN (its caller waits
+ * again). Waiting in place of the loop's poll step, it brings the loop's
+ * clock up to date as that step would, before anything is dispatched;
+ * a sendSync's wait leaves it alone, as it always did (a repeating timer
+ * whose callback blocks as long as its interval would otherwise be due
+ * again at once, and the loop's timer step would never end). */
+static ssize_t read_some(mh_chan_t *c, int how) {
   size_t avail;
   char *p = mh_framer_space(&c->in, READ_CHUNK, &avail);
   if (!p) return -ENOMEM;
   if (avail > READ_MAX) avail = READ_MAX;
   ssize_t n;
   for (;;) {
-    n = recv(c->fd, p, avail, block ? 0 : MSG_DONTWAIT);
-    if (block) uv_update_time(c->poll.loop);  /* the loop's clock stood still while we slept */
+    n = recv(c->fd, p, avail, how == READ_NOW ? MSG_DONTWAIT : 0);
+    if (how == READ_BLOCK_LOOP) uv_update_time(c->poll.loop);
     if (n >= 0 || errno != EINTR) break;
-    if (block) return -EAGAIN;
+    if (how != READ_NOW) return -EAGAIN;
   }
   if (n < 0) return -errno;
   if (n > 0) mh_framer_commit(&c->in, (size_t)n);
@@ -111,10 +119,10 @@ static void release_idle(mh_chan_t *c) {
 }
 
 /* Reads and dispatches what the socket holds, up to READS_PER_WAKE reads;
- * with block, the first read waits for the peer. */
-static void do_read(mh_chan_t *c, int block) {
+ * the first read waits as first_read says (READ_NOW: not at all). */
+static void do_read(mh_chan_t *c, int first_read) {
   for (int i = 0; i < READS_PER_WAKE && !c->ended && !c->closing && !c->throttled; i++) {
-    ssize_t n = read_some(c, block && i == 0);
+    ssize_t n = read_some(c, i == 0 ? first_read : READ_NOW);
     if (n == -EAGAIN || n == -EWOULDBLOCK) break;
     if (n <= 0) {
       c->throttled = 0;  /* the peer is gone: what it sent is all handled */
@@ -140,7 +148,7 @@ static void do_read(mh_chan_t *c, int block) {
 void mh_chan_drain(mh_chan_t *c) {
   c->throttled = 0;  /* the peer has exited: take everything it sent */
   while (!c->ended && !c->closing) {
-    ssize_t n = read_some(c, 0);
+    ssize_t n = read_some(c, READ_NOW);
     if (n == -EAGAIN || n == -EWOULDBLOCK) break;
     if (n <= 0) {
       dispatch(c);
@@ -204,7 +212,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   }
   if (events & UV_WRITABLE) mh_chan_flush(c);
   if ((events & UV_READABLE) && !c->ended) {
-    do_read(c, 0);
+    do_read(c, READ_NOW);
     /* What the batch's handlers answered goes out now, not at the next
      * turn's prepare: the peer (often waiting on another CPU) starts on it
      * while this loop finishes its turn. Still one write for the batch;
@@ -248,13 +256,19 @@ static void on_prepare(uv_prepare_t *h) {
    * syscall instead of two, and on this VM a task woken from a blocking
    * read runs ~3-4 µs sooner than one woken through epoll (the split-CPU
    * rows of docs/benchmarks.md). The loop goes on as usual once anything
-   * else is active, and after a signal. */
+   * else is active. A signal does not end the wait: libuv's handlers
+   * restart the call, and an active uv_signal handle keeps us out of here.
+   * Never in a nested loop run (a uv_run called from a callback of this
+   * one): its caller may be polling. */
+  if (g->in_wait) return;
+  g->in_wait = 1;
   while (g->waiter && only_waiter(g)) {
     g->turns++;
     g->waits++;
-    do_read(g->waiter, 1);
+    do_read(g->waiter, READ_BLOCK_LOOP);
     mh_chan_group_flush(g);
   }
+  g->in_wait = 0;
 }
 
 void mh_chan_group_flush(mh_chan_group_t *g) {
@@ -283,7 +297,7 @@ int mh_chan_group_init(mh_chan_group_t *g, uv_loop_t *loop) {
   g->dirty = NULL;
   g->redispatch = NULL;
   g->waiter = NULL;
-  g->others = 0;
+  g->others = g->in_wait = 0;
   g->turns = g->waits = 0;
   int rc = uv_prepare_init(loop, &g->prepare);
   if (rc) return rc;
@@ -404,7 +418,7 @@ static int wait_line(mh_chan_t *c, int (*match)(void *ud, const char *l, size_t 
       end_stream(c, MH_CHAN_EOVERSIZE);
       return MH_CHAN_EOVERSIZE;
     }
-    ssize_t n = read_some(c, c->blocking);
+    ssize_t n = read_some(c, c->blocking ? READ_BLOCK : READ_NOW);
     if (n == -EAGAIN || n == -EWOULDBLOCK) {
       if (c->blocking) continue;  /* a signal: wait again */
       struct pollfd pfd = {c->fd, POLLIN, 0};

@@ -59,6 +59,7 @@ struct mh_chan_group {
   mh_chan_t *redispatch;  /* lines held back by a wait, to deliver */
   mh_chan_t *waiter;      /* a blocking channel the prepare step may wait on */
   int others;             /* scratch of the prepare step's handle walk */
+  int in_wait;            /* the prepare step is in its waiting loop */
   unsigned long turns;    /* loop turns seen (MAINHOST_COUNTERS: a spinning loop shows here) */
   unsigned long waits;    /* of them, waits for the waiter in recv() */
 };
@@ -88,9 +89,11 @@ int mh_chan_set_blocking(mh_chan_t *c);
  * for c in recv() whenever nothing else in the loop is active (no other
  * handle, timer, request, idle, pending or closing callback), instead of
  * letting the loop wait in epoll_wait: one syscall instead of two, and a
- * task woken from a blocking read runs sooner (docs/benchmarks.md). Only
- * while the loop runs in UV_RUN_DEFAULT (or ONCE) mode: a UV_RUN_NOWAIT
- * caller would block. */
+ * task woken from a blocking read runs sooner (docs/benchmarks.md). Set it
+ * only around a uv_run(UV_RUN_DEFAULT) of the owner's: a caller turning
+ * the loop with UV_RUN_NOWAIT or UV_RUN_ONCE would block, or never get
+ * control back. (A uv_run nested in a callback of the waiting loop never
+ * waits.) */
 void mh_chan_group_set_waiter(mh_chan_group_t *g, mh_chan_t *c);
 /* What the group's prepare step does first, run by hand: writes every
  * channel's queue and delivers lines held back, until neither is left. */

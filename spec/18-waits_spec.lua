@@ -1,31 +1,58 @@
--- How a Lua renderer waits for the host. With nothing but its channel to
--- wait for, its loop waits in a blocking recv() on the socket (one syscall,
--- and a quicker wake-up than epoll's; host/mh_chan.c, the prepare step);
--- with anything else active (a timer, even an unreferenced one, a request
--- of the threadpool, a child process, a signal handle) it waits in the
--- loop as before. Each spec here hangs, and fails on the guard's timeout,
--- if that choice is made wrongly; the first fails if the blocking wait is
--- never used.
+-- How a Lua renderer waits. Once its top level has run, and while nothing
+-- but its channel could wake it, the renderer's loop waits for the host in
+-- a blocking recv() on the socket (one syscall, and a quicker wake-up than
+-- epoll's; host/mh_chan.c, the prepare step). With anything else active (a
+-- timer, even an unreferenced one; a handle being closed; a threadpool
+-- request; a child process; a signal handle; uv.stop()) it waits in the
+-- loop as before.
+--
+-- Each of those is started here from a listener, while the renderer is
+-- already waiting in recv (after a round trip), so that the next wait has
+-- to notice it: each spec hangs, and fails on the guard's timeout, if the
+-- check that covers its case is removed (uv_backend_timeout: closing
+-- handles, uv.stop; active requests: fs_stat; the handle walk: child
+-- process, signal; timers: either). The first spec fails if recv is never
+-- used; the clock spec if the loop's clock is not brought up to date after
+-- a wait; the sendSync-from-a-timer spec if it is brought up to date after
+-- a sendSync's wait; the last if a uv.run nested in a listener can wait.
 local t = require("mainhost.test")
 
 local MAIN = [==[
 local mh = require("mainhost")
 local ipcMain, app = mh.ipcMain, mh.app
-local function say(...) print("main: " .. table.concat({ ... }, " ")) end
+local function say(...)
+  local p = table.pack(...)
+  for i = 1, p.n do p[i] = tostring(p[i]) end
+  print("main: " .. table.concat(p, " ", 1, p.n))
+end
 ipcMain.on("done", function() app.quit() end)
+ipcMain.on("say", function(_, ...) say(...) end)
+ipcMain.handle("add", function(_, a, b) return a + b end)
+-- "go" once the renderer is ready (after its first round trip).
+ipcMain.on("ready", function(e) e.sender.send("go") end)
 ]==]
 
+-- The renderer: BODY runs in the listener of "go", which the main script
+-- sends once the renderer's top level has made a round trip and said
+-- "ready": by then its loop is waiting in recv.
 local RENDERER = [==[
 local ipcRenderer = require("mainhost.renderer").ipcRenderer
 local uv = require("luv")
+local function say(...) ipcRenderer.send("say", ...) end
+local function done() ipcRenderer.send("done") end
+ipcRenderer.on("go", function()
+%s
+end)
+assert(ipcRenderer.invoke("add", 1, 2) == 3)
+ipcRenderer.send("ready")
 ]==]
 
--- Runs main.lua and one Lua renderer "r" (r.lua); checks that it neither
--- hung nor failed.
-local function run(main, renderer, env)
+-- Runs main.lua (MAIN .. main) and one Lua renderer "r" (RENDERER around
+-- body); checks that it neither hung nor failed.
+local function run(main, body, env)
   local r = t.run_app({
     ["main.lua"] = MAIN .. main,
-    ["r.lua"] = RENDERER .. renderer,
+    ["r.lua"] = RENDERER:format(body),
     ["mainhost.json"] = { main = "main.lua", renderers = { { name = "r", script = "r.lua" } } },
   }, { timeout = 20000, env = env })
   r.all = "stdout:\n" .. r.stdout .. "\nstderr:\n" .. r.stderr
@@ -48,11 +75,9 @@ describe("a Lua renderer's waits", function()
   after_each(t.cleanup)
 
   it("are a blocking recv() when it has nothing but the host to wait for", function()
-    local r = run([==[
-ipcMain.handle("add", function(_, a, b) return a + b end)
-]==], [==[
-for i = 1, 50 do assert(ipcRenderer.invoke("add", i, 1) == i + 1) end
-ipcRenderer.send("done")
+    local r = run("", [==[
+  for i = 1, 50 do assert(ipcRenderer.invoke("add", i, 1) == i + 1) end
+  done()
 ]==], { "MAINHOST_COUNTERS=1" })
     local turns, waits = r.stderr:match("%[r%] mainhost renderer: at exit: (%d+) loop turns, (%d+) waits in recv")
     assert(turns, "no counters line from the renderer:\n" .. r.all)
@@ -61,96 +86,143 @@ ipcRenderer.send("done")
   end)
 
   it("let a luv timer tick while the host sends nothing", function()
-    local r = run([==[
-ipcMain.handle("add", function(_, a, b) return a + b end)
-ipcMain.on("tick", function(_, n) say("tick", n) end)
-]==], [==[
-assert(ipcRenderer.invoke("add", 1, 2) == 3)
-local n, tm = 0, uv.new_timer()
-tm:start(1, 1, function()
-  n = n + 1
-  ipcRenderer.send("tick", n)
-  if n == 3 then
-    tm:close()
-    ipcRenderer.send("done")
-  end
-end)
+    local r = run("", [==[
+  local n, tm = 0, uv.new_timer()
+  tm:start(1, 1, function()
+    n = n + 1
+    say("tick", n)
+    if n == 3 then
+      tm:close()
+      done()
+    end
+  end)
 ]==])
     assert.same({ "tick 1", "tick 2", "tick 3" }, said(r))
   end)
 
   it("let an unreferenced luv timer tick too", function()
-    local r = run([==[
-ipcMain.on("tick", function(_, n) say("tick", n) end)
-]==], [==[
-local n, tm = 0, uv.new_timer()
-tm:unref()
-tm:start(1, 1, function()
-  n = n + 1
-  ipcRenderer.send("tick", n)
-  if n == 2 then
-    tm:close()
-    ipcRenderer.send("done")
-  end
-end)
+    local r = run("", [==[
+  local n, tm = 0, uv.new_timer()
+  tm:unref()
+  tm:start(1, 1, function()
+    n = n + 1
+    say("tick", n)
+    if n == 2 then
+      tm:close()
+      done()
+    end
+  end)
 ]==])
     assert.same({ "tick 1", "tick 2" }, said(r))
   end)
 
+  it("let a close callback run", function()
+    local r = run("", [==[
+  uv.new_timer():close(function()
+    say("closed")
+    done()
+  end)
+]==])
+    assert.same({ "closed" }, said(r))
+  end)
+
   it("let a threadpool request (uv.fs_stat) call back", function()
-    local r = run([==[
-ipcMain.on("stat", function(_, kind) say("stat", kind) end)
-]==], [==[
-uv.fs_stat("/", function(err, st)
-  ipcRenderer.send("stat", err or st.type)
-  ipcRenderer.send("done")
-end)
+    local r = run("", [==[
+  uv.fs_stat("/", function(err, st)
+    say("stat", err or st.type)
+    done()
+  end)
 ]==])
     assert.same({ "stat directory" }, said(r))
   end)
 
   it("let a child process's exit call back", function()
-    local r = run([==[
-ipcMain.on("exited", function(_, code) say("exited", code) end)
-]==], [==[
-local child
-child = uv.spawn("sh", { args = { "-c", "exit 7" } }, function(code)
-  child:close()
-  ipcRenderer.send("exited", code)
-  ipcRenderer.send("done")
-end)
+    local r = run("", [==[
+  local child
+  child = uv.spawn("sh", { args = { "-c", "exit 7" } }, function(code)
+    child:close()
+    say("exited", code)
+    done()
+  end)
 ]==])
     assert.same({ "exited 7" }, said(r))
   end)
 
   it("let a signal handle run", function()
-    local r = run([==[
-ipcMain.on("signal", function(_, name) say("signal", name) end)
-]==], [==[
-local sig = uv.new_signal()
-sig:start("sigusr1", function(name)
-  sig:close()
-  ipcRenderer.send("signal", name)
-  ipcRenderer.send("done")
-end)
-uv.kill(uv.os_getpid(), "sigusr1")
+    local r = run("", [==[
+  local sig = uv.new_signal()
+  sig:start("sigusr1", function(name)
+    sig:close()
+    say("signal", name)
+    done()
+  end)
+  uv.kill(uv.os_getpid(), "sigusr1")
 ]==])
     assert.same({ "signal sigusr1" }, said(r))
   end)
 
-  it("never block a top level that turns the loop itself with uv.run('nowait')", function()
+  it("end when a listener calls uv.stop(): the loop returns and the renderer exits 0", function()
     local r = run([==[
-ipcMain.on("turned", function(_, n) say("turned", n) end)
+app.on("web-contents-created", function(_, wc)
+  wc.on("render-process-gone", function(_, d)
+    say("gone", d.reason, d.exitCode)
+    app.quit()
+  end)
+end)
 ]==], [==[
-local n = 0
-for _ = 1, 100 do
-  uv.run("nowait")
-  n = n + 1
-end
-ipcRenderer.send("turned", n)
-ipcRenderer.send("done")
+  say("stopping")
+  uv.stop()
 ]==])
-    assert.same({ "turned 100" }, said(r))
+    assert.same({ "stopping", "gone clean-exit 0" }, said(r))
+  end)
+
+  it("keep the loop's clock up to date: uv.now() after a long wait is not the time before it", function()
+    -- The renderer waits in recv ~300 ms for "go". uv.now() is the loop's
+    -- clock (CLOCK_MONOTONIC in ms, as uv.hrtime() in ns): left as it was
+    -- before the wait, it would be ~300 ms behind.
+    local r = run([==[
+ipcMain.removeAllListeners("ready")
+ipcMain.on("ready", function(e)
+  mh.sleep(300)
+  e.sender.send("go")
+end)
+]==], [==[
+  local lag = uv.hrtime() / 1e6 - uv.now()
+  say(lag < 150 and "clock up to date" or ("clock behind by " .. lag .. " ms"))
+  done()
+]==])
+    assert.same({ "clock up to date" }, said(r))
+  end)
+
+  it("deliver what came during a sendSync made by a repeating timer before its next tick", function()
+    -- Each sendSync blocks longer than the timer's interval. The fifth
+    -- answer comes after a "ping"; the ping is delivered from the next
+    -- turn of the loop, before the timer's next tick. (Were the loop's
+    -- clock brought up to date by the sendSync's wait, the timer would be
+    -- due again at once and tick on without the loop ever turning.)
+    local r = run([==[
+local k = 0
+ipcMain.on("slow", function(e)
+  k = k + 1
+  mh.sleep(3)
+  if k == 5 then e.sender.send("ping") end
+  e.returnValue = "ok"
+end)
+]==], [==[
+  local n, pinged = 0, nil
+  ipcRenderer.on("ping", function() pinged = pinged or n end)
+  local tm = uv.new_timer()
+  tm:start(1, 1, function()
+    n = n + 1
+    ipcRenderer.sendSync("slow")
+    if n == 10 then
+      tm:close()
+      say("ping at tick", pinged)
+      done()
+    end
+  end)
+]==])
+    assert.same({ "ping at tick 5" }, said(r))
   end)
 
   it("block in recv for a sendSync from a timer callback, and deliver what came meanwhile afterwards", function()
@@ -159,18 +231,50 @@ ipcMain.on("sync", function(e)
   e.sender.send("during", 1)
   e.returnValue = "answer"
 end)
-ipcMain.on("got", function(_, what) say("got", what) end)
 ]==], [==[
-ipcRenderer.on("during", function(_, n)
-  ipcRenderer.send("got", "during " .. n)
-  ipcRenderer.send("done")
-end)
-local tm = uv.new_timer()
-tm:start(1, 0, function()
-  tm:close()
-  ipcRenderer.send("got", ipcRenderer.sendSync("sync"))
-end)
+  ipcRenderer.on("during", function(_, n)
+    say("during", n)
+    done()
+  end)
+  local tm = uv.new_timer()
+  tm:start(1, 0, function()
+    tm:close()
+    say("got", ipcRenderer.sendSync("sync"))
+  end)
 ]==])
-    assert.same({ "got answer", "got during 1" }, said(r))
+    assert.same({ "got answer", "during 1" }, said(r))
+  end)
+
+  it("never block a top level that turns the loop itself with uv.run('nowait')", function()
+    local r = t.run_app({
+      ["main.lua"] = MAIN,
+      ["r.lua"] = [==[
+local ipcRenderer = require("mainhost.renderer").ipcRenderer
+local uv = require("luv")
+local n = 0
+for _ = 1, 100 do
+  uv.run("nowait")
+  n = n + 1
+end
+ipcRenderer.send("say", "turned", n)
+ipcRenderer.send("done")
+]==],
+      ["mainhost.json"] = { main = "main.lua", renderers = { { name = "r", script = "r.lua" } } },
+    }, { timeout = 20000 })
+    assert.is_false(r.timed_out, "the app hung:\n" .. r.stdout .. r.stderr)
+    assert.same({ "turned 100" }, said(r))
+  end)
+
+  it("never block a listener that turns the loop itself with uv.run('nowait')", function()
+    local r = run("", [==[
+  local n = 0
+  for _ = 1, 100 do
+    uv.run("nowait")
+    n = n + 1
+  end
+  say("turned", n)
+  done()
+]==])
+    assert.same({ "turned 100" }, said(r))
   end)
 end)

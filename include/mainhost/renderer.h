@@ -182,7 +182,11 @@ MH_CLIENT_API size_t mh_client_listener_count(mh_client_t *c, const char *channe
  * blocking recv() on the socket rather than in the loop's epoll_wait: one
  * syscall, and a quicker wake-up. Only mh_client_run does this: a program
  * that turns the loop itself (uv_run, even UV_RUN_NOWAIT) is never blocked
- * by the client. */
+ * by the client, but a uv_run called from a callback inside mh_client_run
+ * (which libuv does not support) may be. For this the socket is in
+ * blocking mode once the client has it (every read and write of the
+ * client's passes MSG_DONTWAIT); a descriptor dup'ed from it shares that
+ * mode. */
 MH_CLIENT_API int mh_client_run(mh_client_t *c);
 
 /* Makes mh_client_run return once the current callback is done. */
