@@ -4,6 +4,8 @@
 -- and what cannot be carried raises in the sender, naming the argument and
 -- the path to the bad value, with nothing sent.
 local t = require("mainhost.test")
+local S = require("support.app")
+local has_line, assert_line, assert_no_line = S.has_line, S.assert_line, S.assert_no_line
 
 -- Shared by both sides of every app: dump(v) is an exact, readable picture
 -- of a value (integer "1" vs float "1.0", "-0.0", strings byte by byte,
@@ -75,21 +77,6 @@ local function app(main, ui)
   assert.is_false(r.timed_out, "the app hung:\n" .. r.stdout .. r.stderr)
   assert.are.equal(0, r.code, r.stderr)
   return r
-end
-
-local function has_line(text, line)
-  for _, l in ipairs(t.lines(text)) do
-    if l == line then return true end
-  end
-  return false
-end
-
-local function assert_line(text, line, all)
-  assert(has_line(text, line), ("expected the line\n  %s\nin\n%s"):format(line, all or text))
-end
-
-local function assert_no_line(text, line, all)
-  assert(not has_line(text, line), ("did not expect the line\n  %s\nin\n%s"):format(line, all or text))
 end
 
 -- A renderer-side refusal is reported as "[ui] err MSG": the message as

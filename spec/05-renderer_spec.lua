@@ -3,6 +3,8 @@
 -- (arguments, luv on their own loop), ipcRenderer's listener bookkeeping,
 -- and how a renderer ends (its host quits, its host is killed, it fails).
 local t = require("mainhost.test")
+local S = require("support.app")
+local line_at, assert_line = S.line_at, S.assert_line
 local uv = require("luv")
 
 -- A main script every app here shares: "add" answers a + b after pushing a
@@ -32,19 +34,6 @@ local function ok_app(files, renderers)
   local r = app(files, renderers)
   assert.are.equal(0, r.code, r.stdout .. r.stderr)
   return r
-end
-
--- Position of the first line equal to `line`, or nil.
-local function line_at(text, line)
-  for i, l in ipairs(t.lines(text)) do
-    if l == line then return i end
-  end
-end
-
-local function assert_line(text, line, all)
-  local i = line_at(text, line)
-  assert(i, ("expected the line\n  %s\nin\n%s"):format(line, all or text))
-  return i
 end
 
 local function assert_before(text, first, second, all)

@@ -4,24 +4,11 @@
 -- is passed through, prompt main output, app.quit's code, and a renderer
 -- that cannot start.
 local t = require("mainhost.test")
+local S = require("support.app")
+local lines_has, assert_line, assert_no_line, app = S.has_line, S.assert_line, S.assert_no_line, S.app
 local uv = require("luv")
 
 local function real(path) return assert(uv.fs_realpath(path)) end
-
-local function lines_has(text, line)
-  for _, l in ipairs(t.lines(text)) do
-    if l == line then return true end
-  end
-  return false
-end
-
-local function assert_line(text, line, all)
-  assert(lines_has(text, line), ("expected the line\n  %s\nin\n%s"):format(line, all or text))
-end
-
-local function assert_no_line(text, line, all)
-  assert(not lines_has(text, line), ("did not expect the line\n  %s\nin\n%s"):format(line, all or text))
-end
 
 local function run(args, opts)
   opts = opts or {}
@@ -29,12 +16,6 @@ local function run(args, opts)
   for _, a in ipairs(args) do cmd[#cmd + 1] = a end
   local r = t.exec({ cmd = cmd, env = opts.env, cwd = opts.cwd })
   assert.is_false(r.timed_out, "mainhost hung:\n" .. r.stdout .. r.stderr)
-  return r
-end
-
-local function app(files, opts)
-  local r = t.run_app(files, opts)
-  assert.is_false(r.timed_out, "the app hung:\n" .. r.stdout .. r.stderr)
   return r
 end
 

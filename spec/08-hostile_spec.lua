@@ -7,6 +7,8 @@
 -- disconnects evil only where the stream can no longer be trusted, keeps
 -- serving ui (once evil is done, ui invokes and main quits) and exits 0.
 local t = require("mainhost.test")
+local S = require("support.app")
+local has_line, assert_line, lines_from = S.has_line, S.assert_line, S.lines_from
 
 -- The main script of every app. `show(v)` prints a value with its type
 -- ("int:1", "float:1.0", "str:a\x00b" with every non-alphanumeric byte
@@ -160,26 +162,6 @@ local function send_lines(lines)
   local out = {}
   for i, l in ipairs(lines) do out[i] = "send(" .. py(l .. "\n") .. ")" end
   return table.concat(out, "\n") .. "\n"
-end
-
-local function has_line(text, line)
-  for _, l in ipairs(t.lines(text)) do
-    if l == line then return true end
-  end
-  return false
-end
-
-local function assert_line(text, line, all)
-  assert(has_line(text, line), ("expected the line\n  %s\nin\n%s"):format(line, all or text))
-end
-
--- The lines of text starting with prefix, without it, in order.
-local function lines_from(text, prefix)
-  local out = {}
-  for _, l in ipairs(t.lines(text)) do
-    if l:sub(1, #prefix) == prefix then out[#out + 1] = l:sub(#prefix + 1) end
-  end
-  return out
 end
 
 -- main's lines starting with word, without "main: ".

@@ -9,6 +9,8 @@
 -- main script say; the timeouts below only guard against hangs (a hang is
 -- how several of these bugs showed).
 local t = require("mainhost.test")
+local S = require("support.app")
+local lines_from, has_line, assert_line = S.lines_from, S.has_line, S.assert_line
 
 -- The start of every Python renderer (stdlib only): `sock` is the IPC
 -- socket on fd 3; send(bytes) writes it all; read_line() reads one line
@@ -36,19 +38,11 @@ def say(*a):
     print(*a, flush=True)
 ]==]
 
--- The start of every main script: `say` prints a "main: " line;
--- quit_on(ch) quits when a renderer sends ch; quit_when_gone(name) quits
--- when that renderer's process is gone.
-local MAIN = [==[
-local mh = require("mainhost")
-local ipcMain, app = mh.ipcMain, mh.app
-local uv = require("luv")
-local function say(...)
-  local p = table.pack(...)
-  for i = 1, p.n do p[i] = tostring(p[i]) end
-  print("main: " .. table.concat(p, " ", 1, p.n))
-end
-local function quit_on(ch) ipcMain.on(ch, function() app.quit() end) end
+-- The start of every main script: support.app's (`say` prints a "main: "
+-- line, quit_on(ch) quits when a renderer sends ch), and
+-- quit_when_gone(name), which quits when that renderer's process is gone.
+local MAIN = S.MAIN_PRELUDE .. [==[
+local app = mh.app
 local function quit_when_gone(name)
   app.on("web-contents-created", function(_, wc)
     if wc.name ~= name then return end
@@ -59,25 +53,6 @@ local function quit_when_gone(name)
   end)
 end
 ]==]
-
-local function lines_from(text, prefix)
-  local out = {}
-  for _, l in ipairs(t.lines(text)) do
-    if l:sub(1, #prefix) == prefix then out[#out + 1] = l:sub(#prefix + 1) end
-  end
-  return out
-end
-
-local function has_line(text, line)
-  for _, l in ipairs(t.lines(text)) do
-    if l == line then return true end
-  end
-  return false
-end
-
-local function assert_line(text, line, all)
-  assert(has_line(text, line), ("expected the line\n  %s\nin\n%s"):format(line, all or text))
-end
 
 -- Adds .all (both outputs, for messages) and checks what every app here
 -- must do: no hang, no signal, exit code 0.

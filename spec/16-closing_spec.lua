@@ -3,23 +3,8 @@
 -- that reads late, and the API edges fixed with them. Real host, real
 -- renderer processes; timeouts only guard against hangs.
 local t = require("mainhost.test")
-
-local function app(files, opts)
-  local r = t.run_app(files, opts)
-  assert.is_false(r.timed_out, "the app hung:\n" .. r.stdout .. r.stderr)
-  return r
-end
-
-local function has_line(text, line)
-  for l in (text .. "\n"):gmatch("([^\n]*)\n") do
-    if l == line then return true end
-  end
-  return false
-end
-
-local function assert_line(text, line, all)
-  assert(has_line(text, line), ("expected the line\n  %s\nin\n%s"):format(line, all or text))
-end
+local S = require("support.app")
+local app, has_line, assert_line = S.app, S.has_line, S.assert_line
 
 describe("closing and many arguments", function()
   after_each(function() t.cleanup() end)

@@ -2,19 +2,8 @@
 -- since. Real host, real renderer processes; timeouts only guard against
 -- hangs.
 local t = require("mainhost.test")
-
-local function app(files, opts)
-  local r = t.run_app(files, opts)
-  assert.is_false(r.timed_out, "the app hung:\n" .. r.stdout .. r.stderr)
-  return r
-end
-
-local function has_line(text, line)
-  for _, l in ipairs(t.lines(text)) do
-    if l == line then return true end
-  end
-  return false
-end
+local S = require("support.app")
+local app, has_line = S.app, S.has_line
 
 describe("review of the performance round", function()
   after_each(function() t.cleanup() end)

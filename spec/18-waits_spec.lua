@@ -16,16 +16,12 @@
 -- a wait; the sendSync-from-a-timer spec if it is brought up to date after
 -- a sendSync's wait; the last if a uv.run nested in a listener can wait.
 local t = require("mainhost.test")
+local S = require("support.app")
 
-local MAIN = [==[
-local mh = require("mainhost")
-local ipcMain, app = mh.ipcMain, mh.app
-local function say(...)
-  local p = table.pack(...)
-  for i = 1, p.n do p[i] = tostring(p[i]) end
-  print("main: " .. table.concat(p, " ", 1, p.n))
-end
-ipcMain.on("done", function() app.quit() end)
+-- support.app's prelude (`say`, `quit_on`), and what every app here does.
+local MAIN = S.MAIN_PRELUDE .. [==[
+local app = mh.app
+quit_on("done")
 ipcMain.on("say", function(_, ...) say(...) end)
 ipcMain.handle("add", function(_, a, b) return a + b end)
 -- "go" once the renderer is ready (after its first round trip).
@@ -62,14 +58,7 @@ local function run(main, body, env)
 end
 
 -- The main script's lines, without "main: ".
-local function said(r)
-  local out = {}
-  for _, l in ipairs(t.lines(r.stdout)) do
-    local s = l:match("^main: (.*)$")
-    if s then out[#out + 1] = s end
-  end
-  return out
-end
+local function said(r) return S.said(r, "main") end
 
 describe("a Lua renderer's waits", function()
   after_each(t.cleanup)

@@ -9,51 +9,9 @@
 
 #include <mainhost/renderer.h>
 
+#include "json_show.h"
+
 static mh_client_t *C;
-
-/* ---- showing values: integers bare, reals with an r, strings with \xNN ---- */
-
-static void show_bytes(FILE *f, const char *s, size_t n) {
-  fputc('"', f);
-  for (size_t i = 0; i < n; i++) {
-    unsigned char b = (unsigned char)s[i];
-    if (b >= 0x20 && b < 0x7f && b != '"' && b != '\\') fputc(b, f);
-    else fprintf(f, "\\x%02x", b);
-  }
-  fputc('"', f);
-}
-
-static void show(FILE *f, json_t *v) {
-  switch (json_typeof(v)) {
-    case JSON_OBJECT: {
-      fputc('{', f);
-      int first = 1;
-      for (void *it = json_object_iter(v); it; it = json_object_iter_next(v, it)) {
-        if (!first) fputc(',', f);
-        first = 0;
-        show_bytes(f, json_object_iter_key(it), json_object_iter_key_len(it));
-        fputc(':', f);
-        show(f, json_object_iter_value(it));
-      }
-      fputc('}', f);
-      break;
-    }
-    case JSON_ARRAY:
-      fputc('[', f);
-      for (size_t i = 0; i < json_array_size(v); i++) {
-        if (i) fputc(',', f);
-        show(f, json_array_get(v, i));
-      }
-      fputc(']', f);
-      break;
-    case JSON_STRING: show_bytes(f, json_string_value(v), json_string_length(v)); break;
-    case JSON_INTEGER: fprintf(f, "%" JSON_INTEGER_FORMAT, json_integer_value(v)); break;
-    case JSON_REAL: fprintf(f, "%.17gr", json_real_value(v)); break;
-    case JSON_TRUE: fputs("true", f); break;
-    case JSON_FALSE: fputs("false", f); break;
-    case JSON_NULL: fputs("null", f); break;
-  }
-}
 
 static void say(const char *what, json_t *v) {
   printf("c: %s ", what);

@@ -9,6 +9,7 @@
 
 #include <mainhost/renderer.h>
 
+#include "json_show.h"
 #include "mh_test.h"
 
 static int peer;
@@ -70,51 +71,6 @@ static void run_until(uv_loop_t *loop, int *counter, int want) {
 /* ---- unusual lines from the host, logged with the warnings they give ---- */
 
 static FILE *logf;  /* stderr points here while the lines are played */
-
-/* v as text with its types: reals marked r, strings' bytes outside
- * printable ASCII as \xNN, objects' members in order. */
-static void show(FILE *f, json_t *v) {
-  switch (json_typeof(v)) {
-    case JSON_ARRAY:
-      fputc('[', f);
-      for (size_t i = 0; i < json_array_size(v); i++) {
-        if (i) fputc(',', f);
-        show(f, json_array_get(v, i));
-      }
-      fputc(']', f);
-      break;
-    case JSON_OBJECT: {
-      fputc('{', f);
-      int first = 1;
-      for (void *it = json_object_iter(v); it; it = json_object_iter_next(v, it)) {
-        if (!first) fputc(',', f);
-        first = 0;
-        json_t *k = json_stringn_nocheck(json_object_iter_key(it), json_object_iter_key_len(it));
-        show(f, k);
-        json_decref(k);
-        fputc(':', f);
-        show(f, json_object_iter_value(it));
-      }
-      fputc('}', f);
-      break;
-    }
-    case JSON_STRING: {
-      const unsigned char *s = (const unsigned char *)json_string_value(v);
-      fputc('"', f);
-      for (size_t i = 0; i < json_string_length(v); i++) {
-        if (s[i] < 0x20 || s[i] >= 0x7f || s[i] == '"' || s[i] == '\\') fprintf(f, "\\x%02x", s[i]);
-        else fputc(s[i], f);
-      }
-      fputc('"', f);
-      break;
-    }
-    case JSON_INTEGER: fprintf(f, "%lld", (long long)json_integer_value(v)); break;
-    case JSON_REAL: fprintf(f, "%.17gr", json_real_value(v)); break;
-    case JSON_TRUE: fputs("true", f); break;
-    case JSON_FALSE: fputs("false", f); break;
-    case JSON_NULL: fputs("null", f); break;
-  }
-}
 
 static void log_listener(mh_client_t *c, const char *ch, json_t *args, int frame, void *ud) {
   (void)c, (void)ud;

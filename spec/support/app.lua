@@ -1,6 +1,5 @@
--- spec/support/app.lua: what the ipcMain and event specs share: preludes
--- for the main script and the renderers, an app runner, and readers of what
--- the app printed.
+-- spec/support/app.lua: what the specs share: preludes for the main script
+-- and the renderers, app runners, and readers of what the app printed.
 local t = require("mainhost.test")
 local assert = require("luassert") -- busted gives spec files theirs; a module takes it
 
@@ -64,14 +63,46 @@ function M.assert_ok(r)
   assert.are.equal(0, r.code, "exit code; stdout:\n" .. r.stdout .. "\nstderr:\n" .. r.stderr)
 end
 
--- The lines `who` printed ("main", or a renderer's name), in order.
-function M.said(r, who)
-  local prefix = who == "main" and "main: " or ("[" .. who .. "] ")
+-- Runs an app (t.run_app's files and opts) and fails the spec if it hung.
+function M.app(files, opts)
+  local r = t.run_app(files, opts)
+  assert.is_false(r.timed_out, "the app hung:\n" .. r.stdout .. r.stderr)
+  return r
+end
+
+-- The lines of text starting with prefix, without it, in order.
+function M.lines_from(text, prefix)
   local out = {}
-  for _, l in ipairs(t.lines(r.stdout)) do
+  for _, l in ipairs(t.lines(text)) do
     if l:sub(1, #prefix) == prefix then out[#out + 1] = l:sub(#prefix + 1) end
   end
   return out
+end
+
+-- The lines `who` printed ("main", or a renderer's name), in order.
+function M.said(r, who)
+  return M.lines_from(r.stdout, who == "main" and "main: " or ("[" .. who .. "] "))
+end
+
+-- The position of the first line of text equal to line, or nil.
+function M.line_at(text, line)
+  for i, l in ipairs(t.lines(text)) do
+    if l == line then return i end
+  end
+end
+
+function M.has_line(text, line) return M.line_at(text, line) ~= nil end
+
+-- Fails unless text has the line (showing `all`, or text); returns its
+-- position.
+function M.assert_line(text, line, all)
+  local i = M.line_at(text, line)
+  assert(i, ("expected the line\n  %s\nin\n%s"):format(line, all or text))
+  return i
+end
+
+function M.assert_no_line(text, line, all)
+  assert(not M.line_at(text, line), ("did not expect the line\n  %s\nin\n%s"):format(line, all or text))
 end
 
 function M.sorted(list)
