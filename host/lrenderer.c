@@ -318,12 +318,19 @@ static int block_for_reply(lua_State *L, int64_t id, const char *fmt) {
   return n - 1;
 }
 
-static int m_send_sync(lua_State *L) {
+/* Queues a request of this kind for method's channel and arguments (the
+ * frame is upvalue 1) and leaves the channel alone on the stack; its id. */
+static int64_t put_request(lua_State *L, const char *kind, size_t kn, const char *method) {
   size_t chn;
-  const char *ch = method_channel(L, "sendSync", &chn);
+  const char *ch = method_channel(L, method, &chn);
   int64_t id = ++next_id;
-  put_message(L, "sync", 4, ch, chn, id, lua_tointeger(L, lua_upvalueindex(1)), 2);
+  put_message(L, kind, kn, ch, chn, id, lua_tointeger(L, lua_upvalueindex(1)), 2);
   lua_settop(L, 1);
+  return id;
+}
+
+static int m_send_sync(lua_State *L) {
+  int64_t id = put_request(L, "sync", 4, "sendSync");
   return block_for_reply(L, id, "Error in sendSync for '%s': ");
 }
 
@@ -341,11 +348,7 @@ static int invoke_k(lua_State *L, int status, lua_KContext ctx) {
 /* In a coroutine it yields (others go on meanwhile) until the reply
  * resumes it; elsewhere it blocks on the socket. */
 static int m_invoke(lua_State *L) {
-  size_t chn;
-  const char *ch = method_channel(L, "invoke", &chn);
-  int64_t id = ++next_id;
-  put_message(L, "invoke", 6, ch, chn, id, lua_tointeger(L, lua_upvalueindex(1)), 2);
-  lua_settop(L, 1);
+  int64_t id = put_request(L, "invoke", 6, "invoke");
   if (lua_pushthread(L) || !lua_isyieldable(L)) {
     lua_settop(L, 1);
     return block_for_reply(L, id, "Error invoking remote method '%s': ");

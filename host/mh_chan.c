@@ -221,12 +221,17 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   }
 }
 
-/* uv_walk: an active handle that is neither the group's prepare nor the
- * waiting channel's poll. */
+/* uv_walk: notes an active handle that is neither the group's prepare nor
+ * the waiting channel's poll. */
+typedef struct {
+  mh_chan_group_t *g;
+  int others;
+} walk_t;
+
 static void note_other(uv_handle_t *h, void *arg) {
-  mh_chan_group_t *g = arg;
-  if (uv_is_active(h) && h != (uv_handle_t *)&g->prepare && h != (uv_handle_t *)&g->waiter->poll)
-    g->others = 1;
+  walk_t *w = arg;
+  if (uv_is_active(h) && h != (uv_handle_t *)&w->g->prepare && h != (uv_handle_t *)&w->g->waiter->poll)
+    w->others = 1;
 }
 
 /* Nothing but the waiting channel could wake the loop: it is open and
@@ -242,9 +247,9 @@ static int only_waiter(mh_chan_group_t *g) {
     return 0;
   uv_loop_t *loop = g->prepare.loop;
   if (uv_backend_timeout(loop) != -1 || loop->active_reqs.count != 0) return 0;
-  g->others = 0;
-  uv_walk(loop, note_other, g);
-  return !g->others;
+  walk_t w = {g, 0};
+  uv_walk(loop, note_other, &w);
+  return !w.others;
 }
 
 static void on_prepare(uv_prepare_t *h) {
@@ -297,7 +302,7 @@ int mh_chan_group_init(mh_chan_group_t *g, uv_loop_t *loop) {
   g->dirty = NULL;
   g->redispatch = NULL;
   g->waiter = NULL;
-  g->others = g->in_wait = 0;
+  g->in_wait = 0;
   g->turns = g->waits = 0;
   int rc = uv_prepare_init(loop, &g->prepare);
   if (rc) return rc;

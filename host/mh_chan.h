@@ -58,7 +58,6 @@ struct mh_chan_group {
   mh_chan_t *dirty;
   mh_chan_t *redispatch;  /* lines held back by a wait, to deliver */
   mh_chan_t *waiter;      /* a blocking channel the prepare step may wait on */
-  int others;             /* scratch of the prepare step's handle walk */
   int in_wait;            /* the prepare step is in its waiting loop */
   unsigned long turns;    /* loop turns seen (MAINHOST_COUNTERS: a spinning loop shows here) */
   unsigned long waits;    /* of them, waits for the waiter in recv() */

@@ -352,19 +352,20 @@ static int fast_line(mh_client_t *c, const char *line, size_t n, fast_msg_t *m) 
   unsigned f;
   /* The host starts results and messages with these two fields: skip
    * straight to the second one's value. */
-  if (n > 19 && memcmp(line, "{\"k\":\"result\",\"id\":", 19) == 0) {
-    m->kind = FK_RESULT;
-    m->seen = FF_K | FF_ID;
-    f = FF_ID;
-    q = line + 19;
-    goto value;
-  }
-  if (n > 16 && memcmp(line, "{\"k\":\"msg\",\"ch\":", 16) == 0) {
-    m->kind = FK_MSG;
-    m->seen = FF_K | FF_CH;
-    f = FF_CH;
-    q = line + 16;
-    goto value;
+  static const struct {
+    const char *head;
+    size_t n;
+    int kind;
+    unsigned field;
+  } heads[] = {{"{\"k\":\"result\",\"id\":", 19, FK_RESULT, FF_ID}, {"{\"k\":\"msg\",\"ch\":", 16, FK_MSG, FF_CH}};
+  for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) {
+    if (n > heads[i].n && memcmp(line, heads[i].head, heads[i].n) == 0) {
+      m->kind = heads[i].kind;
+      f = heads[i].field;
+      m->seen = FF_K | f;
+      q = line + heads[i].n;
+      goto value;
+    }
   }
   if (mh_wire_peek(&q, end) != '{') return 0;
   q++;
