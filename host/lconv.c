@@ -479,7 +479,10 @@ static const char *kind_name(int k) {
   }
 }
 
-int mh_lconv_envelope_head(lua_State *L, const mh_msg_t *m) {
+/* For a message mh_lconv_decode_msg has pushed (ch, error, args...): puts
+ * kind, id (or nil) and frame (or nil) below those values; 5 + nargs, or
+ * -1 with the values popped for a Node internal message. */
+static int envelope_head(lua_State *L, const mh_msg_t *m) {
   if (m->kind == MH_K_IGNORED) {
     lua_pop(L, 2 + m->nargs);
     return -1;
@@ -499,7 +502,7 @@ int mh_lconv_push_envelope(lua_State *L, const char *line, size_t n, mh_buf_t *s
   mh_msg_t m;
   err[0] = 0;
   if (mh_lconv_decode_msg(L, line, n, scratch, max_depth, &m, err, errlen) != 0) return -1;
-  return mh_lconv_envelope_head(L, &m);
+  return envelope_head(L, &m);
 }
 
 /* ---- encoding --------------------------------------------------------------- */

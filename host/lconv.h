@@ -43,12 +43,6 @@ int mh_lconv_decode_msg(lua_State *L, const char *line, size_t n,
                         mh_buf_t *scratch, int max_depth, mh_msg_t *m,
                         char *err, size_t errlen);
 
-/* For a message mh_lconv_decode_msg has pushed (ch, error, args...):
- * puts kind, id (or nil) and frame (or nil) below those values, as
- * mh_lconv_push_envelope does; 5 + nargs, or -1 with the values popped for
- * a Node internal message. [-(2+nargs), +(5+nargs)|0, m] */
-int mh_lconv_envelope_head(lua_State *L, const mh_msg_t *m);
-
 /* Decodes a message line and pushes kind (a string: "hello", "msg",
  * "result", "send", "sync", "invoke"), id (or nil), frame (or nil), ch (or
  * nil), error (or nil), args... Returns how many values it pushed, or -1

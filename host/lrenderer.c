@@ -136,21 +136,18 @@ static void on_line(mh_chan_t *c, const char *line, size_t n) {
     lua_settop(L, top);
     return;
   }
-  if (m.kind == MH_K_RESULT) {
-    if (m.has_id) resume_waiter(L, m.id, 2 + m.nargs);
+  if (m.kind == MH_K_RESULT && m.has_id) resume_waiter(L, m.id, 2 + m.nargs);
+  if (m.kind != MH_K_MSG) {  /* a result (resumed its invoke above) or nothing of ours */
     lua_settop(L, top);
     return;
   }
-  /* The values decoded above, under kind, id and frame, go to the dispatch
-   * function (no second decode). */
-  int nargs = mh_lconv_envelope_head(L, &m);
-  if (nargs < 0) {
-    lua_settop(L, top);
-    return;
-  }
+  /* The values decoded above (ch, error, args...) go to the dispatch
+   * function after the frame: dispatch(frame, ch, error, ...). */
+  luaL_checkstack(L, 2, "dispatching a message");
   lua_rawgeti(L, LUA_REGISTRYINDEX, dispatch_ref);
-  lua_rotate(L, top + 1, 1);
-  lua_call(L, nargs, 0);
+  lua_pushinteger(L, m.has_frame ? m.frame : 1);
+  lua_rotate(L, top + 1, 2);
+  lua_call(L, 3 + m.nargs, 0);
 }
 
 static int l_dispatch_batch(lua_State *L) {
@@ -220,17 +217,6 @@ static void put_message(lua_State *L, const char *kind, size_t kn, const char *c
     on_end(&chan, UV_EPIPE);
 }
 
-/* send(kind, ch, id|nil, frame|nil, ...): the transport's general send. */
-static int l_send(lua_State *L) {
-  size_t kn, chn;
-  const char *kind = luaL_checklstring(L, 1, &kn);
-  const char *ch = luaL_checklstring(L, 2, &chn);
-  int64_t id = lua_isnil(L, 3) ? -1 : (int64_t)luaL_checkinteger(L, 3);
-  int64_t frame = lua_isnil(L, 4) ? 1 : (int64_t)luaL_checkinteger(L, 4);
-  put_message(L, kind, kn, ch, chn, id, frame, 5);
-  return 0;
-}
-
 typedef struct wait_ctx {
   char prefix[64];
   size_t plen;
@@ -275,9 +261,6 @@ static int wait_for(lua_State *L, int64_t id) {
   /* Deferred messages are delivered when the loop runs next. */
   return w.pushed;
 }
-
-/* wait(id): blocks until the reply to request id; returns err, values... */
-static int l_wait(lua_State *L) { return wait_for(L, (int64_t)luaL_checkinteger(L, 1)); }
 
 /* ---- ipcRenderer.send, sendSync and invoke ------------------------------------------
  * C closures over (frame id, the ipcRenderer object), so a call runs no Lua
@@ -380,17 +363,6 @@ static int l_set_dispatch(lua_State *L) {
   return 0;
 }
 
-static int l_flush(lua_State *L) {
-  (void)L;
-  if (chan_open) mh_chan_flush(&chan);
-  return 0;
-}
-
-static int l_is_open(lua_State *L) {
-  lua_pushboolean(L, chan_open);
-  return 1;
-}
-
 /* finish(token, ok, ...) for the renderer's runner. */
 static int l_finish(lua_State *L) {
   int ok = lua_toboolean(L, 2);
@@ -405,12 +377,8 @@ static int l_finish(lua_State *L) {
 }
 
 static int open_channel_module(lua_State *L) {
-  static const luaL_Reg fns[] = {{"send", l_send},
-                                 {"wait", l_wait},
-                                 {"set_dispatch", l_set_dispatch},
+  static const luaL_Reg fns[] = {{"set_dispatch", l_set_dispatch},
                                  {"bind_methods", l_bind_methods},
-                                 {"flush", l_flush},
-                                 {"is_open", l_is_open},
                                  {"encode", mh_lconv_l_encode},
                                  {"decode", mh_lconv_l_decode},
                                  {NULL, NULL}};

@@ -69,17 +69,16 @@ end
 M.null = channel.null
 M.json = { encode = channel.encode, decode = channel.decode }
 
--- Results resume their invokes in C; only messages come here.
-channel.set_dispatch(function(kind, id, frame, ch, err, ...)
-  if kind == "msg" then
-    local f = frames[frame or 1]
-    if not f then return end
-    -- The emitter's own emit, unless the script replaced ipcRenderer.emit
-    -- (to log or filter messages): then that one, as before.
-    local emit = f.ipc.emit
-    if emit == f.bound_emit then emit = f.emit end
-    emit(ch, setmetatable({}, f.event_mt), ...)
-  end
+-- Results resume their invokes in C; only messages come here, as
+-- (frame, channel, error (nil), args...).
+channel.set_dispatch(function(frame, ch, _, ...)
+  local f = frames[frame]
+  if not f then return end
+  -- The emitter's own emit, unless the script replaced ipcRenderer.emit
+  -- (to log or filter messages): then that one, as before.
+  local emit = f.ipc.emit
+  if emit == f.bound_emit then emit = f.emit end
+  emit(ch, setmetatable({}, f.event_mt), ...)
 end)
 
 return M
