@@ -1168,10 +1168,6 @@ void mh_lipc_on_line(mh_chan_t *c, const char *line, size_t n) {
   on_line_body(L, r, line, n);
 }
 
-static int l_dispatch(lua_State *L) {
-  mh_chan_dispatch(lua_touserdata(L, 1));
-  return 0;
-}
 
 /* Every line a read brought is handled inside one protected call (one
  * pcall a batch, not a message). An error ends the call at that message;
@@ -1186,9 +1182,7 @@ void mh_lipc_dispatch(mh_chan_t *c) {
   for (;;) {
     inflight.set = 0;
     inflight.q = NULL;
-    lua_pushcfunction(L, l_dispatch);
-    lua_pushlightuserdata(L, c);
-    if (mh_lstate_pcall(L, 1, 0, "a message could not be handled") == LUA_OK) {
+    if (mh_lstate_chan_dispatch(L, c, "a message could not be handled") == LUA_OK) {
       inflight = outer;
       return;
     }
@@ -1208,7 +1202,6 @@ void mh_lipc_dispatch(mh_chan_t *c) {
       if (q && q == spare_q) spare_forget(L);  /* whatever still holds it, never reuse it */
     }
     inflight = outer;
-    c->dispatching = 0;  /* the error unwound through mh_chan_dispatch */
     if (c->closing) return;
   }
 }

@@ -150,22 +150,11 @@ static void on_line(mh_chan_t *c, const char *line, size_t n) {
   lua_call(L, 3 + m.nargs, 0);
 }
 
-static int l_dispatch_batch(lua_State *L) {
-  mh_chan_dispatch(lua_touserdata(L, 1));
-  return 0;
-}
-
 /* Every line a read brought is handled inside one protected call: a
  * message too large for the Lua stack, or a listener's error, ends the
  * call at that message; the rest of the batch goes on in a new one. */
 static void run_dispatch(mh_chan_t *c) {
-  lua_State *L = RL;
-  for (;;) {
-    lua_pushcfunction(L, l_dispatch_batch);
-    lua_pushlightuserdata(L, c);
-    if (mh_lstate_pcall(L, 1, 0, "error dispatching a message") == LUA_OK) return;
-    c->dispatching = 0;  /* the error unwound through mh_chan_dispatch */
-    if (c->closing) return;
+  while (mh_lstate_chan_dispatch(RL, c, "error dispatching a message") != LUA_OK && !c->closing) {
   }
 }
 

@@ -14,6 +14,7 @@
 #include <luv/luv.h>
 
 #include "lconv.h"
+#include "mh_chan.h"
 #include "mh_build.h"
 
 static long live_refs;
@@ -88,6 +89,19 @@ void mh_lstate_report(lua_State *L, const char *context, const char *msg) {
   fflush(stdout);
   fprintf(stderr, "mainhost: %s: %s\n", context, msg ? msg : "(no message)");
   fflush(stderr);
+}
+
+static int l_chan_dispatch(lua_State *L) {
+  mh_chan_dispatch(lua_touserdata(L, 1));
+  return 0;
+}
+
+int mh_lstate_chan_dispatch(lua_State *L, mh_chan_t *c, const char *context) {
+  lua_pushcfunction(L, l_chan_dispatch);
+  lua_pushlightuserdata(L, c);
+  int rc = mh_lstate_pcall(L, 1, 0, context);
+  if (rc != LUA_OK) mh_chan_dispatch_unwound(c);
+  return rc;
 }
 
 int mh_lstate_pcall(lua_State *L, int nargs, int nres, const char *context) {

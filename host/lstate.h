@@ -23,6 +23,13 @@ const char *mh_lstate_exe(void);
  * Returns the lua_pcall status. [-(nargs+1), +(nres|0), -] */
 int mh_lstate_pcall(lua_State *L, int nargs, int nres, const char *context);
 
+/* Handles every line channel c holds (mh_chan_dispatch) inside one
+ * protected call, as mh_lstate_pcall does. After an error (reported with
+ * context) the channel can be dispatched again; the caller decides whether
+ * to go on with the rest. Returns the lua_pcall status. */
+struct mh_chan;
+int mh_lstate_chan_dispatch(lua_State *L, struct mh_chan *c, const char *context);
+
 /* Prints "mainhost: <context>: <message>" for the value at idx, which is a
  * message with its traceback already attached. */
 void mh_lstate_report(lua_State *L, const char *context, const char *msg);

@@ -104,6 +104,8 @@ void mh_chan_dispatch(mh_chan_t *c) {
   c->dispatching = 0;
 }
 
+void mh_chan_dispatch_unwound(mh_chan_t *c) { c->dispatching = 0; }
+
 static void dispatch(mh_chan_t *c) {
   if (c->run_dispatch) c->run_dispatch(c);
   else mh_chan_dispatch(c);

@@ -114,6 +114,9 @@ void mh_chan_drain(mh_chan_t *c);
 
 /* Delivers deferred lines, then buffered ones. Safe to re-enter. */
 void mh_chan_dispatch(mh_chan_t *c);
+/* After an error unwound (longjmp) out of mh_chan_dispatch: it may run
+ * again (the rest of the lines are still there). */
+void mh_chan_dispatch_unwound(mh_chan_t *c);
 
 /* An orderly close: stops reading and taking messages, writes what is
  * queued, then closes (at once when nothing is queued or the peer is
