@@ -590,7 +590,6 @@ static void drop_event_mts(lua_State *L, mh_renderer_t *r) {
 
 static void push_event_mt(lua_State *L, mh_renderer_t *r, int64_t frame, int mt) {
   int slot = mt - K_EVENT_MT;
-  if (frame == 1 && r->evmt_pid != r->pid) drop_event_mts(L, r);
   if (frame == 1 && r->evmt_ref[slot] != LUA_NOREF) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, r->evmt_ref[slot]);
     return;
@@ -618,7 +617,6 @@ static void push_event_mt(lua_State *L, mh_renderer_t *r, int64_t frame, int mt)
   if (frame == 1 && r->wc_ref != LUA_NOREF) {
     lua_pushvalue(L, -1);
     r->evmt_ref[slot] = mh_ref(L);
-    r->evmt_pid = r->pid;
   }
 }
 

@@ -464,6 +464,10 @@ void mh_chan_close_flushed(mh_chan_t *c, mh_chan_closed_cb on_closed) {
   set_events(c, UV_WRITABLE);
 }
 
+void mh_chan_hang_up(mh_chan_t *c) {
+  if (c->close_when_flushed && !c->closing) mh_chan_close(c, c->on_closed);
+}
+
 void mh_chan_close(mh_chan_t *c, mh_chan_closed_cb on_closed) {
   if (c->closing) return;
   c->closing = 1;

@@ -122,6 +122,9 @@ void mh_chan_dispatch_unwound(mh_chan_t *c);
  * queued, then closes (at once when nothing is queued or the peer is
  * gone). on_closed as for mh_chan_close. */
 void mh_chan_close_flushed(mh_chan_t *c, mh_chan_closed_cb on_closed);
+/* An orderly close still writing: close now (with its on_closed), dropping
+ * what is left. Does nothing otherwise. */
+void mh_chan_hang_up(mh_chan_t *c);
 
 /* Stops reading and writing, closes the socket; on_closed (may be NULL)
  * runs from the close callback, after which the memory is the owner's. */

@@ -197,7 +197,7 @@ static void maybe_gone(mh_renderer_t *r) {
   H.live--;
   /* A close still waiting to flush: the process is gone (a child of it may
    * hold the socket, so nothing would ever read the rest): hang up now. */
-  if (r->chan.close_when_flushed && !r->chan.closing) mh_chan_close(&r->chan, r->chan.on_closed);
+  mh_chan_hang_up(&r->chan);
   if (H.L) mh_lipc_renderer_gone(H.L, r, why, restart);  /* no events while exiting */
   H.byid[r->id - 1] = NULL;
   if (!r->timer.loop || !uv_is_closing((uv_handle_t *)&r->timer)) {
@@ -323,7 +323,7 @@ static void grace_cb(uv_timer_t *t) {
   if (r->chan.close_when_flushed && !r->chan.closing) {
     /* It did not read what was left for it: hang up anyway (it sees EOF
      * and may still leave on its own), then the signals. */
-    mh_chan_close(&r->chan, r->chan.on_closed);
+    mh_chan_hang_up(&r->chan);
     uv_timer_start(t, grace_cb, ms, 0);
     return;
   }
@@ -753,8 +753,8 @@ static void shutdown_host(void) {
     if (!r->chan_ended && !r->chan.closing) {
       r->chan_ended = 1;
       mh_chan_close(&r->chan, chan_closed);
-    } else if (r->chan.close_when_flushed && !r->chan.closing) {
-      mh_chan_close(&r->chan, r->chan.on_closed);
+    } else {
+      mh_chan_hang_up(&r->chan);
     }
     maybe_gone(r);
   }

@@ -61,7 +61,6 @@ typedef struct mh_renderer {
   int wc_ref;             /* Lua webContents table (lipcmain.c) */
   int counts_ref;         /* its emitter's listener counts (per-message checks) */
   int evmt_ref[3];        /* frame 1's event metatables: send, sendSync, invoke (lipcmain.c) */
-  int evmt_pid;           /* the pid they were made for (processId) */
   int loaded;             /* said hello (did-finish-load) */
 } mh_renderer_t;
 
