@@ -142,7 +142,7 @@ static int write_msg(lua_State *L, mh_renderer_t *r, const char *ch, size_t chn,
   if (!b) return -1;
   size_t mark = b->len;
   char err[400];
-  int bad = mh_buf_put(b, "{\"k\":\"msg\",\"ch\":", 16) || mh_wire_put_string(b, ch, chn);
+  int bad = mh_buf_put(b, MH_WIRE_HEAD("msg"), sizeof MH_WIRE_HEAD("msg") - 1) || mh_wire_put_string(b, ch, chn);
   if (!bad && frame != 1) {
     bad = mh_buf_put(b, ",\"frame\":", 9) || mh_wire_put_integer(b, frame);
   }

@@ -357,7 +357,8 @@ static int fast_line(mh_client_t *c, const char *line, size_t n, fast_msg_t *m) 
     size_t n;
     int kind;
     unsigned field;
-  } heads[] = {{"{\"k\":\"result\",\"id\":", 19, FK_RESULT, FF_ID}, {"{\"k\":\"msg\",\"ch\":", 16, FK_MSG, FF_CH}};
+  } heads[] = {{MH_WIRE_RESULT_HEAD, sizeof MH_WIRE_RESULT_HEAD - 1, FK_RESULT, FF_ID},
+               {MH_WIRE_HEAD("msg"), sizeof MH_WIRE_HEAD("msg") - 1, FK_MSG, FF_CH}};
   for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) {
     if (n > heads[i].n && memcmp(line, heads[i].head, heads[i].n) == 0) {
       m->kind = heads[i].kind;
@@ -443,8 +444,7 @@ enum { PUT_OK = 0, PUT_NOMEM = -1, PUT_DEEP = -2 };
 
 
 /* The start of each kind of line, through the "ch" key. */
-#define HEAD(kind) "{\"k\":\"" kind "\",\"ch\":"
-#define HEAD_ARGS(kind) HEAD(kind), sizeof HEAD(kind) - 1
+#define HEAD_ARGS(kind) MH_WIRE_HEAD(kind), sizeof MH_WIRE_HEAD(kind) - 1
 
 /* depth: containers already open around v within its argument. */
 static int put_value(mh_buf_t *b, json_t *v, int depth) {

@@ -554,7 +554,7 @@ int mh_json_parse_prefix(const char *p, size_t n, int max_depth, mh_buf_t *scrat
 /* ---- result lines ------------------------------------------------------------ */
 
 size_t mh_wire_result_head(char *buf, size_t cap, int64_t id) {
-  static const char k[] = "{\"k\":\"result\",\"id\":";
+  static const char k[] = MH_WIRE_RESULT_HEAD;
   char tmp[24];
   char *p = mh_wire_itoa_end(tmp + sizeof tmp, id);
   size_t dn = (size_t)(tmp + sizeof tmp - p), kn = sizeof k - 1;

@@ -317,6 +317,12 @@ int mh_wire_put_real(mh_buf_t *b, double v);
 
 /* ---- result lines ---------------------------------------------------------- */
 
+/* How envelopes begin, as every writer writes them and the readers' fast
+ * paths expect them: {"k":"KIND","ch": for messages, {"k":"result","id":
+ * for results. */
+#define MH_WIRE_HEAD(kind) "{\"k\":\"" kind "\",\"ch\":"
+#define MH_WIRE_RESULT_HEAD "{\"k\":\"result\",\"id\":"
+
 /* The host writes every result as {"k":"result","id":N,... with these two
  * fields first, so a blocked renderer can find its reply without decoding
  * other lines. Writes that head for request id into buf (NUL-terminated;
