@@ -242,20 +242,26 @@ static int run_decode(lua_State *L, dec_t *d, const char *s, size_t n, mh_buf_t 
 /* The level stack lives on the C stack for ordinary depths. */
 #define DEC_SMALL 66
 
+/* A decoder over the level stack `small` (DEC_SMALL levels), for a message
+ * (m) or a lone value (m NULL, root 1). */
+static void dec_init(dec_t *d, dec_level_t *small, lua_State *L, mh_msg_t *m, int root) {
+  d->lv = small;
+  d->lvcap = DEC_SMALL;
+  d->heap = NULL;
+  d->L = L;
+  d->m = m;
+  d->root = root;
+  d->field = F_NONE;
+  d->skip = 0;
+  d->in_args = 0;
+  d->base = lua_gettop(L) - (m ? 2 : 0);
+}
+
 static int decode(lua_State *L, mh_msg_t *m, int root, const char *s, size_t n,
                   mh_buf_t *scratch, int max_depth, char *err, size_t errlen) {
   dec_level_t small[DEC_SMALL];
   dec_t d;
-  d.lv = small;
-  d.lvcap = DEC_SMALL;
-  d.heap = NULL;
-  d.L = L;
-  d.m = m;
-  d.root = root;
-  d.field = F_NONE;
-  d.skip = 0;
-  d.in_args = 0;
-  d.base = lua_gettop(L) - (m ? 2 : 0);
+  dec_init(&d, small, L, m, root);
   int rc = run_decode(L, &d, s, n, scratch, max_depth, err, errlen);
   free(d.heap);
   return rc;
@@ -281,8 +287,7 @@ typedef struct fast {
   lua_State *L;
   mh_buf_t *scratch;
   const char *end;
-  int base;   /* the channel and error slots are base + 1 and base + 2 */
-  int slots;  /* 1 once those two slots are on the stack */
+  int slots;  /* 1 once the channel and error slots are on the stack */
   int room;   /* stack slots known to be reserved above the top */
 } fast_t;
 
@@ -292,16 +297,7 @@ typedef struct fast {
 static int fast_container(fast_t *f, const char **pq, int max_depth) {
   dec_level_t small[DEC_SMALL];
   dec_t d;
-  d.lv = small;
-  d.lvcap = DEC_SMALL;
-  d.heap = NULL;
-  d.L = f->L;
-  d.m = NULL;
-  d.root = 1;
-  d.field = F_NONE;
-  d.skip = 0;
-  d.in_args = 0;
-  d.base = lua_gettop(f->L);
+  dec_init(&d, small, f->L, NULL, 1);
   size_t used = 0;
   /* Depth 1 here is depth 3 in the message: the same limit, shifted by 2. */
   int rc = mh_json_parse_prefix(*pq, (size_t)(f->end - *pq), max_depth - 2, f->scratch,
@@ -371,7 +367,7 @@ static int fast_args(fast_t *f, const char **pq, int max_depth, mh_msg_t *m) {
  * the stack slots the caller has reserved above base. */
 static int fast_msg(lua_State *L, const char *line, size_t n, mh_buf_t *scratch, int max_depth,
                     mh_msg_t *m, int base, int room) {
-  fast_t f = {L, scratch, line + n, base, 0, room};
+  fast_t f = {L, scratch, line + n, 0, room};
   const char *q = line, *end = f.end, *s;
   size_t sn;
   if (max_depth < 2) return 0;  /* "args" itself would be too deep */
