@@ -111,8 +111,9 @@ static const char *logsafe(const char *s, char *buf, size_t max) {
 #define SAFE(s) logsafe((s), (char[4 * LOGSAFE_MAX + 8]){0}, LOGSAFE_MAX)
 
 static void trace_out(mh_renderer_t *r, const char *kind, const char *ch, size_t chn, int64_t frame,
-                      int64_t id, size_t bytes, int error) {
-  mh_trace_rec_t t = {"out", r->id, r->name, frame, kind, ch, chn, bytes, id, error};
+                      int64_t id, size_t line_len, int error) {
+  /* The trace counts a line's bytes without its newline. */
+  mh_trace_rec_t t = {"out", r->id, r->name, frame, kind, ch, chn, line_len - 1, id, error};
   mh_trace_write(&t);
 }
 
@@ -156,7 +157,7 @@ static int write_msg(lua_State *L, mh_renderer_t *r, const char *ch, size_t chn,
     b->len = mark;
     return luaL_error(L, "out of memory");
   }
-  if (mh_trace_fp) trace_out(r, "msg", ch, chn, frame, -1, b->len - mark - 1, 0);
+  if (mh_trace_fp) trace_out(r, "msg", ch, chn, frame, -1, b->len - mark, 0);
   return 0;
 }
 
@@ -175,7 +176,7 @@ static void reply_error(mh_renderer_t *r, int64_t id, const char *text, size_t n
   mh_buf_put(b, ",\"error\":", 9);
   mh_wire_put_string(b, text, n);
   mh_buf_put(b, "}\n", 2);
-  if (mh_trace_fp) trace_out(r, "result", NULL, 0, 1, id, b->len - mark - 1, 1);
+  if (mh_trace_fp) trace_out(r, "result", NULL, 0, 1, id, b->len - mark, 1);
 }
 
 /* Replies with the values first..last. On a value that cannot be sent the
@@ -197,7 +198,7 @@ static void reply_values(lua_State *L, mh_renderer_t *r, int64_t id, const char 
     return;
   }
   mh_buf_put(b, "]}\n", 3);
-  if (mh_trace_fp) trace_out(r, "result", NULL, 0, 1, id, b->len - mark - 1, 0);
+  if (mh_trace_fp) trace_out(r, "result", NULL, 0, 1, id, b->len - mark, 0);
 }
 
 /* ---- error text as Electron passes it: the message only -------------------------- */
@@ -538,7 +539,7 @@ static int sync_event_newindex(lua_State *L) {
   }
   mh_buf_put(b, "]}\n", 3);
   q->done = 1;
-  if (mh_trace_fp) trace_out(r, "result", NULL, 0, 1, q->id, b->len - mark - 1, 0);
+  if (mh_trace_fp) trace_out(r, "result", NULL, 0, 1, q->id, b->len - mark, 0);
   return 0;
 }
 
