@@ -179,6 +179,14 @@ static void reply_error(mh_renderer_t *r, int64_t id, const char *text, size_t n
   if (mh_trace_fp) trace_out(r, "result", NULL, 0, 1, id, b->len - mark, 1);
 }
 
+/* Answers request id with "Error: " what err (a request refused before any
+ * handler saw it). */
+static void reply_refused(mh_renderer_t *r, int64_t id, const char *what, const char *err) {
+  char text[384];
+  int n = snprintf(text, sizeof text, "Error: %s%s", what, err);
+  reply_error(r, id, text, n < (int)sizeof text ? (size_t)n : sizeof text - 1);
+}
+
 /* Replies with the values first..last. On a value that cannot be sent the
  * renderer gets the reason as an error, and so does the host's log. */
 static void reply_values(lua_State *L, mh_renderer_t *r, int64_t id, const char *ch, int first,
@@ -981,13 +989,8 @@ static void on_line_body(lua_State *L, mh_renderer_t *r, const char *line, size_
     /* A request whose kind and id came before the bad part (as every client
      * of ours writes them) is answered, so its caller does not wait forever;
      * never a second answer to an id that is still pending. */
-    if ((m.kind == MH_K_INVOKE || m.kind == MH_K_SYNC) && m.has_id &&
-        mh_pending_add(&r->pending, m.id, MH_REQ_INVOKE) == 0) {
-      mh_pending_take(&r->pending, m.id);
-      lua_settop(L, top);
-      lua_pushfstring(L, "Error: the message was refused: %s", err);
-      reply_error(r, m.id, lua_tostring(L, -1), lua_rawlen(L, -1));
-    }
+    if ((m.kind == MH_K_INVOKE || m.kind == MH_K_SYNC) && m.has_id && !mh_pending_has(&r->pending, m.id))
+      reply_refused(r, m.id, "the message was refused: ", err);
     lua_settop(L, top);
     return;
   }
@@ -1004,11 +1007,7 @@ static void on_line_body(lua_State *L, mh_renderer_t *r, const char *line, size_
     /* Each listener gets its own copy of the arguments: no room for one. */
     snprintf(err, sizeof err, "too many arguments (%d) in one message", m.nargs);
     refuse(r, err);
-    if ((m.kind == MH_K_INVOKE || m.kind == MH_K_SYNC) && m.has_id) {
-      lua_settop(L, top);
-      lua_pushfstring(L, "Error: %s", err);
-      reply_error(r, m.id, lua_tostring(L, -1), lua_rawlen(L, -1));
-    }
+    if ((m.kind == MH_K_INVOKE || m.kind == MH_K_SYNC) && m.has_id) reply_refused(r, m.id, "", err);
     lua_settop(L, top);
     return;
   }
@@ -1044,10 +1043,7 @@ static void on_line_body(lua_State *L, mh_renderer_t *r, const char *line, size_
       if (r->spec && !mh_config_channel_allowed(r->spec->conf.channels, ch, chn)) {
         snprintf(err, sizeof err, "channel '%.100s' is not allowed for renderer '%.60s'", ch, r->name);
         refuse(r, err);
-        if (m.kind != MH_K_SEND) {
-          lua_pushfstring(L, "Error: %s", err);
-          reply_error(r, m.id, lua_tostring(L, -1), lua_rawlen(L, -1));
-        }
+        if (m.kind != MH_K_SEND) reply_refused(r, m.id, "", err);
         break;
       }
       if (m.kind != MH_K_SEND) {
@@ -1059,8 +1055,7 @@ static void on_line_body(lua_State *L, mh_renderer_t *r, const char *line, size_
                    m.kind == MH_K_SYNC ? "sendSync" : "invoke",
                    m.kind == MH_K_SYNC ? lim->max_pending_sync : lim->max_pending_invokes);
           refuse(r, err);
-          lua_pushfstring(L, "Error: %s", err);
-          reply_error(r, m.id, lua_tostring(L, -1), lua_rawlen(L, -1));
+          reply_refused(r, m.id, "", err);
           break;
         }
         int rc = mh_pending_add(&r->pending, m.id, m.kind == MH_K_SYNC ? MH_REQ_SYNC : MH_REQ_INVOKE);

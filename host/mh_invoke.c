@@ -102,39 +102,48 @@ int mh_pending_put(mh_pending_t *p, int64_t id, int kind) {
   return 0;
 }
 
-int mh_pending_take(mh_pending_t *p, int64_t id) {
-  if (p->cap == 0) return 0;
+/* The live slot holding id, or NULL. */
+static mh_req_t *find_slot(const mh_pending_t *p, int64_t id) {
+  if (p->cap == 0) return NULL;
   size_t mask = p->cap - 1;
   for (size_t i = mh_id_hash(id) & mask;; i = (i + 1) & mask) {
     mh_req_t *s = &p->slots[i];
     if (s->kind == 0) {
-      if (!s->tomb) return 0;
+      if (!s->tomb) return NULL;
       continue;
     }
-    if (s->id != id) continue;
-    int kind = s->kind;
-    p->count--;
-    const mh_req_t *next = &p->slots[(i + 1) & mask];
-    if (next->kind != 0 || next->tomb) {
-      *s = (mh_req_t){0, 0, 1};
-    } else {
-      /* Nothing probes past a free slot, so this slot and the tombstones
-       * right before it end no chain that matters: free them all. The
-       * table always has a free slot, so the walk stops. */
-      *s = (mh_req_t){0, 0, 0};
-      p->used--;
-      for (size_t j = (i - 1) & mask; p->slots[j].tomb; j = (j - 1) & mask) {
-        p->slots[j].tomb = 0;
-        p->used--;
-      }
-    }
-    /* Give back a burst's memory. The rebuilt table is at most half full,
-     * so another shrink needs about count/2 more takes: amortized O(1).
-     * Failing to shrink is harmless. */
-    if (p->cap > MH_PENDING_MIN && p->count * 8 < p->cap)
-      (void)mh_pending_rehash(p);
-    return kind;
+    if (s->id == id) return s;
   }
+}
+
+int mh_pending_has(const mh_pending_t *p, int64_t id) { return find_slot(p, id) != NULL; }
+
+int mh_pending_take(mh_pending_t *p, int64_t id) {
+  mh_req_t *s = find_slot(p, id);
+  if (!s) return 0;
+  size_t mask = p->cap - 1, i = (size_t)(s - p->slots);
+  int kind = s->kind;
+  p->count--;
+  const mh_req_t *next = &p->slots[(i + 1) & mask];
+  if (next->kind != 0 || next->tomb) {
+    *s = (mh_req_t){0, 0, 1};
+  } else {
+    /* Nothing probes past a free slot, so this slot and the tombstones
+     * right before it end no chain that matters: free them all. The table
+     * always has a free slot, so the walk stops. */
+    *s = (mh_req_t){0, 0, 0};
+    p->used--;
+    for (size_t j = (i - 1) & mask; p->slots[j].tomb; j = (j - 1) & mask) {
+      p->slots[j].tomb = 0;
+      p->used--;
+    }
+  }
+  /* Give back a burst's memory. The rebuilt table is at most half full, so
+   * another shrink needs about count/2 more takes: amortized O(1). Failing
+   * to shrink is harmless. */
+  if (p->cap > MH_PENDING_MIN && p->count * 8 < p->cap)
+    (void)mh_pending_rehash(p);
+  return kind;
 }
 
 void mh_pending_each(const mh_pending_t *p,

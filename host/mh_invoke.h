@@ -33,6 +33,8 @@ int mh_pending_put(mh_pending_t *p, int64_t id, int kind);
 /* Takes the id out: returns its kind, or 0 when it was not pending (the
  * reply was already sent: exactly one reply per request). */
 int mh_pending_take(mh_pending_t *p, int64_t id);
+/* 1 when id is pending. */
+int mh_pending_has(const mh_pending_t *p, int64_t id);
 static inline size_t mh_pending_count(const mh_pending_t *p) { return p->count; }
 /* Calls fn for every pending id (to fail them all at shutdown); the table
  * must not be changed from fn. */

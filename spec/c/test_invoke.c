@@ -36,6 +36,7 @@ static void test_basic(void) {
   mh_pending_init(&p);
   CHECK_INT(mh_pending_count(&p), 0);
   CHECK_INT(mh_pending_take(&p, 1), 0);  /* empty, no table yet */
+  CHECK_INT(mh_pending_has(&p, 1), 0);
   seen_t s = {0};
   mh_pending_each(&p, seen_fn, &s);
   CHECK_INT(s.n, 0);
@@ -43,6 +44,10 @@ static void test_basic(void) {
   CHECK_INT(mh_pending_add(&p, 2, MH_REQ_SYNC), 0);
   CHECK_INT(mh_pending_add(&p, 1, MH_REQ_INVOKE), -2);
   CHECK_INT(mh_pending_add(&p, 1, MH_REQ_SYNC), -2);  /* reused id, other kind */
+  CHECK_INT(mh_pending_count(&p), 2);
+  /* Looking changes nothing. */
+  CHECK_INT(mh_pending_has(&p, 2), 1);
+  CHECK_INT(mh_pending_has(&p, 3), 0);
   CHECK_INT(mh_pending_count(&p), 2);
   /* Exactly one reply per request. */
   CHECK_INT(mh_pending_take(&p, 2), MH_REQ_SYNC);
@@ -132,6 +137,8 @@ static void test_tombstones(void) {
   /* ...that keeps the rest of the run reachable, */
   int64_t after = p.slots[(i + 1) & (p.cap - 1)].id;
   CHECK_INT(mh_pending_add(&p, after, MH_REQ_SYNC), -2);
+  CHECK_INT(mh_pending_has(&p, after), 1);
+  CHECK_INT(mh_pending_has(&p, id), 0);
   /* and that the next add along that chain reuses. */
   CHECK_INT(mh_pending_add(&p, id, MH_REQ_SYNC), 0);
   CHECK_INT(p.slots[i].kind, MH_REQ_SYNC);
