@@ -78,6 +78,7 @@ static int send_depth(void) { return max_depth() - 2; }
 static int emitter_mixin_ref = LUA_NOREF;  /* mainhost.emitter.mixin */
 static int emitter_event_ref = LUA_NOREF;  /* mainhost.emitter.event */
 static int app_ref = LUA_NOREF;            /* the app object */
+static int app_counts_ref = LUA_NOREF;     /* its emitter's _listenerCounts */
 static int app_ready;
 
 /* Takes a request id out of the renderer's table; its kind, or 0. */
@@ -305,32 +306,25 @@ static mh_request_t *push_request(lua_State *L, mh_renderer_t *r, int64_t id, in
   if (kind == MH_REQ_INVOKE && spare_q && !spare_busy) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, spare_ref);
     q = spare_q;
-    inflight.q = q;
     spare_busy = 1;
-    q->rid = r->id;
-    q->kind = kind;
-    q->done = 0;
-    q->id = id;
-    lua_pushvalue(L, ch_idx);
-    lua_setiuservalue(L, -2, 1);
-    return q;
+  } else {
+    q = lua_newuserdatauv(L, sizeof *q, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, cached[K_REQ_PLAIN_MT]);
+    lua_setmetatable(L, -2);
+    if (kind == MH_REQ_INVOKE && !spare_q) {
+      lua_pushvalue(L, -1);
+      spare_ref = mh_ref(L);
+      spare_q = q;
+      spare_busy = 1;
+    }
   }
-  q = lua_newuserdatauv(L, sizeof *q, 1);
   inflight.q = q;
   q->rid = r->id;
   q->kind = kind;
   q->done = 0;
   q->id = id;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, cached[K_REQ_PLAIN_MT]);
-  lua_setmetatable(L, -2);
   lua_pushvalue(L, ch_idx);
   lua_setiuservalue(L, -2, 1);
-  if (kind == MH_REQ_INVOKE && !spare_q) {
-    lua_pushvalue(L, -1);
-    spare_ref = mh_ref(L);
-    spare_q = q;
-    spare_busy = 1;
-  }
   return q;
 }
 
@@ -903,25 +897,23 @@ static size_t emit(lua_State *L, mh_emitter_t *e, const char *ch, size_t chn, in
 
 /* ---- webContents events ---------------------------------------------------------------- */
 
-/* Listeners the webContents has for name, read from the counts the Lua
- * emitter keeps (no call on the per-message path). */
-static int wc_listeners(lua_State *L, mh_renderer_t *r, const char *name) {
-  if (r->wc_ref == LUA_NOREF) return 0;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, r->wc_ref);
-  lua_pushliteral(L, "_listenerCounts");
+/* How many listeners an emitter has for an event, read from the
+ * _listenerCounts table it keeps (cached as a registry ref: counts): by
+ * name, or by the cached key name_key on the per-message path. */
+static int listeners_in(lua_State *L, int counts, const char *name) {
+  if (counts == LUA_NOREF) return 0;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, counts);
+  lua_pushstring(L, name);
   lua_rawget(L, -2);
-  int n = 0;
-  if (lua_istable(L, -1)) {
-    lua_getfield(L, -1, name);
-    n = (int)lua_tointeger(L, -1);
-    lua_pop(L, 1);
-  }
+  int n = (int)lua_tointeger(L, -1);
   lua_pop(L, 2);
   return n;
 }
 
-/* The same for the per-message checks, with no lookup by C string: the
- * counts table and the event name are both cached refs. */
+static int wc_listeners(lua_State *L, mh_renderer_t *r, const char *name) {
+  return listeners_in(L, r->counts_ref, name);
+}
+
 static int wc_listeners_cached(lua_State *L, mh_renderer_t *r, int name_key) {
   if (r->counts_ref == LUA_NOREF) return 0;
   lua_rawgeti(L, LUA_REGISTRYINDEX, r->counts_ref);
@@ -1635,18 +1627,7 @@ int mh_lipc_app_event(lua_State *L, const char *name, int with_code, int code) {
 }
 
 int mh_lipc_app_has_listeners(lua_State *L, const char *name) {
-  lua_rawgeti(L, LUA_REGISTRYINDEX, app_ref);
-  lua_pushliteral(L, "_listenerCounts");
-  lua_rawget(L, -2);
-  int n = 0;
-  if (lua_istable(L, -1)) {
-    lua_pushstring(L, name);
-    lua_rawget(L, -2);
-    n = (int)lua_tointeger(L, -1);
-    lua_pop(L, 1);
-  }
-  lua_pop(L, 2);
-  return n > 0;
+  return listeners_in(L, app_counts_ref, name) > 0;
 }
 
 /* mainhost.trace(false) stops; trace(true) writes to the --trace target
@@ -1765,6 +1746,9 @@ static int l_open(lua_State *L) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, emitter_mixin_ref);
   lua_pushvalue(L, -2);
   lua_call(L, 1, 0);
+  lua_pushliteral(L, "_listenerCounts");
+  lua_rawget(L, -2);
+  app_counts_ref = mh_ref(L);
   app_ref = mh_ref(L);
 
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
@@ -1814,5 +1798,6 @@ void mh_lipc_close(lua_State *L) {
   mh_unref(L, emitter_mixin_ref);
   mh_unref(L, emitter_event_ref);
   mh_unref(L, app_ref);
-  ipc_main_ref = emitter_mixin_ref = emitter_event_ref = app_ref = LUA_NOREF;
+  mh_unref(L, app_counts_ref);
+  ipc_main_ref = emitter_mixin_ref = emitter_event_ref = app_ref = app_counts_ref = LUA_NOREF;
 }
