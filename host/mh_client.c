@@ -822,14 +822,13 @@ static int wait_match(void *ud, const char *l, size_t n) {
 static void wait_got(void *ud, const char *l, size_t n) {
   wait_ctx_t *w = ud;
   fast_msg_t m;
+  /* wait_match saw this id's result head, and fast_line refuses a second
+   * "k": what it reads here is that result. */
   if (fast_line(w->c, l, n, &m)) {
-    if (m.kind == FK_RESULT) {
-      w->fast = 1;
-      w->has_error = (m.seen & FF_ERROR) != 0;
-      w->args = m.args;
-      return;
-    }
-    release_args(w->c, m.args);
+    w->fast = 1;
+    w->has_error = (m.seen & FF_ERROR) != 0;
+    w->args = m.args;
+    return;
   }
   w->msg = parse_line(w->c, l, n, w->err, sizeof w->err);
 }
@@ -862,27 +861,27 @@ static json_t *request_sync(mh_client_t *c, const char *head, size_t headn, cons
   /* Lines that came meanwhile go out when the loop runs next (at once if
    * this call came from a listener: the dispatch under it goes on). */
   if (!c->closing) uv_idle_start(&c->redispatch, on_redispatch);
-  json_t *res = NULL;
+  json_t *res = NULL, *a = NULL;  /* a: the result's args (or NULL: none) */
   const char *text = NULL;
   if (rc != 0) {
     text = "the host closed the channel";
     if (!c->ended) on_end(&c->chan, rc);
   } else if (w.fast) {
-    json_t *a = w.args;
     if (w.has_error) text = c->text.data;
-    else if (whole) res = a ? json_incref(a) : json_array();
-    else res = json_array_size(a) ? json_incref(json_array_get(a, 0)) : json_null();
-    if (!res && !text) text = "out of memory";
+    else a = w.args;
   } else if (!w.msg) {
     text = w.err;
   } else {
     json_t *e = json_object_get(w.msg, "error");
-    json_t *a = json_object_get(w.msg, "args");
+    a = json_object_get(w.msg, "args");
     if (e) text = json_is_string(e) ? json_string_value(e) : "the host sent a malformed result";
     else if (a && !json_is_array(a)) text = "the host sent a malformed result";
-    else if (whole) res = a ? json_incref(a) : json_array();
+  }
+  if (!text) {
+    /* All the values (invoke), or the first (sendSync). */
+    if (whole) res = a ? json_incref(a) : json_array();
     else res = json_array_size(a) ? json_incref(json_array_get(a, 0)) : json_null();
-    if (!res && !text) text = "out of memory";
+    if (!res) text = "out of memory";
   }
   if (text) {
     char *s = make_error(prefix, ch, text);
