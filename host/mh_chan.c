@@ -17,6 +17,7 @@
 #define READS_PER_WAKE 16
 
 static void on_poll(uv_poll_t *h, int status, int events);
+static void group_flush(mh_chan_group_t *g);
 
 static void set_events(mh_chan_t *c, int ev) {
   if (c->closing || ev == c->events) return;
@@ -257,7 +258,7 @@ static int only_waiter(mh_chan_group_t *g) {
 static void on_prepare(uv_prepare_t *h) {
   mh_chan_group_t *g = h->data;
   g->turns++;
-  mh_chan_group_flush(g);
+  group_flush(g);
   /* A renderer with nothing but its channel to wait for waits here, in a
    * blocking recv(), rather than in the loop's epoll_wait and a read: one
    * syscall instead of two, and on this VM a task woken from a blocking
@@ -273,12 +274,14 @@ static void on_prepare(uv_prepare_t *h) {
     g->turns++;
     g->waits++;
     do_read(g->waiter, READ_BLOCK_LOOP);
-    mh_chan_group_flush(g);
+    group_flush(g);
   }
   g->in_wait = 0;
 }
 
-void mh_chan_group_flush(mh_chan_group_t *g) {
+/* Writes every channel's queue and delivers lines held back, until
+ * neither is left. */
+static void group_flush(mh_chan_group_t *g) {
   /* A flush can lift a throttle (more to dispatch) and a dispatch can write
    * (more to flush): go on until both are done, or the loop would sleep
    * with work in hand. */

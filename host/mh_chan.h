@@ -94,10 +94,6 @@ int mh_chan_set_blocking(mh_chan_t *c);
  * control back. (A uv_run nested in a callback of the waiting loop never
  * waits.) */
 void mh_chan_group_set_waiter(mh_chan_group_t *g, mh_chan_t *c);
-/* What the group's prepare step does first, run by hand: writes every
- * channel's queue and delivers lines held back, until neither is left. */
-void mh_chan_group_flush(mh_chan_group_t *g);
-
 /* Blocks (outside the loop) until every queued byte is written. 0 or a
  * libuv error. */
 int mh_chan_flush_blocking(mh_chan_t *c);

@@ -1011,10 +1011,9 @@ static void finish_close(mh_client_t *c) {
 
 int mh_client_open(uv_loop_t *loop, int fd, mh_client_t **out) {
   *out = NULL;
-  /* Our children must not hold the host's socket. (Non-blocking until it
-   * is ours: then only the waits block, see below.) */
-  int fl = fcntl(fd, F_GETFL);
-  if (fl < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+  /* Our children must not hold the host's socket. (Its blocking mode is
+   * set below, once it is ours: only the waits block.) */
+  if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
     int rc = -errno;
     close(fd);
     return rc;

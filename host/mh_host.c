@@ -802,8 +802,6 @@ static void shutdown_host(void) {
   mh_buf_free(&H.scratch);
 }
 
-/* Loop, signals, Lua state and the mainhost module: everything but the
- * app itself. -1 when Lua cannot start (reported). */
 /* Descriptors we inherited (a terminal's, a tool's) are not the
  * renderers' business: close-on-exec for everything above stderr. */
 static void cloexec_inherited(void) {
@@ -817,6 +815,8 @@ static void cloexec_inherited(void) {
   closedir(d);
 }
 
+/* Loop, signals, Lua state and the mainhost module: everything but the
+ * app itself. -1 when Lua cannot start (reported). */
 static int host_setup(mh_config_t *cfg) {
   cloexec_inherited();
   signal(SIGPIPE, SIG_IGN);

@@ -172,9 +172,6 @@ int mh_wire_put_string(mh_buf_t *b, const char *s, size_t n) {
   return mh_buf_putc(b, '"');
 }
 
-/* Writes v's digits so they end at end; returns where they start. */
-
-
 int mh_wire_put_real(mh_buf_t *b, double v) {
   if (!isfinite(v)) return -1;
   char tmp[40];
