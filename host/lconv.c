@@ -341,17 +341,11 @@ static int fast_args(fast_t *f, const char **pq, int max_depth, mh_msg_t *m) {
       else lua_pushnumber(L, (lua_Number)v.d);
     } else if (c == '[' || c == '{') {
       if (fast_container(f, &q, max_depth) != 0) return -1;
-    } else if (c == 't' && end - q >= 4 && memcmp(q, "true", 4) == 0) {
-      lua_pushboolean(L, 1);
-      q += 4;
-    } else if (c == 'f' && end - q >= 5 && memcmp(q, "false", 5) == 0) {
-      lua_pushboolean(L, 0);
-      q += 5;
-    } else if (c == 'n' && end - q >= 4 && memcmp(q, "null", 4) == 0) {
-      lua_pushnil(L);  /* a null argument is nil */
-      q += 4;
     } else {
-      return -1;
+      int lit = mh_wire_fast_literal(&q, end);
+      if (lit < 0) return -1;
+      if (lit == MH_JSON_NULL) lua_pushnil(L);  /* a null argument is nil */
+      else lua_pushboolean(L, lit == MH_JSON_TRUE);
     }
     f->room--;
     m->nargs++;
@@ -408,13 +402,11 @@ static int fast_msg(lua_State *L, const char *line, size_t n, mh_buf_t *scratch,
       case F_ID:
       case F_FRAME:
       case F_V: {
-        mh_json_value_t v;
-        if ((*q != '-' && !mh_wire_is_digit(*q)) || mh_wire_fast_number(&q, end, f.scratch, &v) != 0 ||
-            v.type != MH_JSON_INTEGER)
-          return 0;
-        if (fld == F_ID) { m->id = v.i; m->has_id = 1; }
-        else if (fld == F_FRAME) { m->frame = v.i; m->has_frame = 1; }
-        else m->version = v.i;
+        int64_t i;
+        if (mh_wire_fast_int(&q, end, f.scratch, &i) != 0) return 0;
+        if (fld == F_ID) { m->id = i; m->has_id = 1; }
+        else if (fld == F_FRAME) { m->frame = i; m->has_frame = 1; }
+        else m->version = i;
         break;
       }
       case F_ARGS:

@@ -311,17 +311,10 @@ static int fast_args(mh_client_t *c, const char *end, const char **pq, json_t *a
       v = n.type == MH_JSON_INTEGER ? new_int(c, n.i) : json_real(n.d);
     } else if (ch == '[' || ch == '{') {
       v = fast_container(c, end, &q);
-    } else if (ch == 't' && end - q >= 4 && memcmp(q, "true", 4) == 0) {
-      v = json_true();
-      q += 4;
-    } else if (ch == 'f' && end - q >= 5 && memcmp(q, "false", 5) == 0) {
-      v = json_false();
-      q += 5;
-    } else if (ch == 'n' && end - q >= 4 && memcmp(q, "null", 4) == 0) {
-      v = json_null();
-      q += 4;
     } else {
-      return -1;
+      int lit = mh_wire_fast_literal(&q, end);
+      if (lit < 0) return -1;
+      v = lit == MH_JSON_TRUE ? json_true() : lit == MH_JSON_FALSE ? json_false() : json_null();
     }
     if (!v || json_array_append_new(a, v) != 0) return -1;
     ch = mh_wire_peek(&q, end);
@@ -403,12 +396,10 @@ static int fast_line(mh_client_t *c, const char *line, size_t n, fast_msg_t *m) 
       case FF_ID:
       case FF_FRAME:
       case FF_V: {
-        mh_json_value_t v;
-        if ((*q != '-' && !mh_wire_is_digit(*q)) || mh_wire_fast_number(&q, end, &c->scratch, &v) != 0 ||
-            v.type != MH_JSON_INTEGER)
-          goto give_up;
-        if (f == FF_ID) m->id = v.i;
-        else if (f == FF_FRAME) m->frame = v.i;
+        int64_t i;
+        if (mh_wire_fast_int(&q, end, &c->scratch, &i) != 0) goto give_up;
+        if (f == FF_ID) m->id = i;
+        else if (f == FF_FRAME) m->frame = i;
         break;
       }
       case FF_ARGS:

@@ -280,6 +280,28 @@ static inline int mh_wire_fast_number(const char **pq, const char *end, mh_buf_t
   return mh_json_read_number(s, end, scratch, v, pq) == 0 ? 0 : -1;
 }
 
+/* The literal true, false or null at *pq: its type (MH_JSON_TRUE,
+ * MH_JSON_FALSE, MH_JSON_NULL), *pq past it; -1 (nothing read) otherwise. */
+static inline int mh_wire_fast_literal(const char **pq, const char *end) {
+  const char *q = *pq;
+  ptrdiff_t left = end - q;
+  if (*q == 't' && left >= 4 && memcmp(q, "true", 4) == 0) return *pq = q + 4, MH_JSON_TRUE;
+  if (*q == 'f' && left >= 5 && memcmp(q, "false", 5) == 0) return *pq = q + 5, MH_JSON_FALSE;
+  if (*q == 'n' && left >= 4 && memcmp(q, "null", 4) == 0) return *pq = q + 4, MH_JSON_NULL;
+  return -1;
+}
+
+/* An integer field's value at *pq (q < end): 0 with *out, or -1 for
+ * anything else (a real, a string, a syntax error). */
+static inline int mh_wire_fast_int(const char **pq, const char *end, mh_buf_t *scratch, int64_t *out) {
+  mh_json_value_t v;
+  if ((**pq != '-' && !mh_wire_is_digit(**pq)) || mh_wire_fast_number(pq, end, scratch, &v) != 0 ||
+      v.type != MH_JSON_INTEGER)
+    return -1;
+  *out = v.i;
+  return 0;
+}
+
 /* ---- JSON writers ----------------------------------------------------------- */
 
 /* Appends `s` as a JSON string with quotes. Valid UTF-8 is copied as is

@@ -1110,6 +1110,43 @@ static void test_result_head(void) {
 /* The pieces lconv.c's envelope fast path uses: a prefix parse that stops
  * after one value, the string and number scanners on their own, and the
  * scan for a string's plain run. Each must agree with mh_json_parse. */
+/* mh_wire_fast_literal and mh_wire_fast_int, the envelope readers' small
+ * pieces: they read exactly their token, at an exact end, or nothing. */
+static void test_fast_tokens(void) {
+  mh_buf_t scratch = {0};
+  const char *q;
+  char *in = dup_exact(S("true,false]null"));
+  q = in;
+  CHECK_INT(mh_wire_fast_literal(&q, in + 15), MH_JSON_TRUE);
+  CHECK(q == in + 4);
+  q = in + 5;
+  CHECK_INT(mh_wire_fast_literal(&q, in + 15), MH_JSON_FALSE);
+  CHECK(q == in + 10);
+  q = in + 11;
+  CHECK_INT(mh_wire_fast_literal(&q, in + 15), MH_JSON_NULL);
+  CHECK(q == in + 15);
+  q = in;
+  CHECK_INT(mh_wire_fast_literal(&q, in + 3), -1);  /* "tru" at the end */
+  CHECK(q == in);
+  q = in + 4;
+  CHECK_INT(mh_wire_fast_literal(&q, in + 15), -1);  /* "," */
+  free(in);
+  int64_t v = 7;
+  in = dup_exact(S("-42,1.5,\"9\""));
+  q = in;
+  CHECK_INT(mh_wire_fast_int(&q, in + 11, &scratch, &v), 0);
+  CHECK_INT(v, -42);
+  CHECK(q == in + 3);
+  q = in + 4;
+  CHECK_INT(mh_wire_fast_int(&q, in + 11, &scratch, &v), -1);  /* a real */
+  q = in + 8;
+  CHECK_INT(mh_wire_fast_int(&q, in + 11, &scratch, &v), -1);  /* a string */
+  CHECK(q == in + 8);
+  CHECK_INT(v, -42);
+  free(in);
+  mh_buf_free(&scratch);
+}
+
 static void test_reader_pieces(void) {
   mh_buf_t scratch = {0};
   size_t used = 99;
@@ -1230,6 +1267,7 @@ int main(void) {
   test_locale();
   test_result_head();
   test_reader_pieces();
+  test_fast_tokens();
   test_plain_end();
   return TEST_DONE();
 }
