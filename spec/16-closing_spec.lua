@@ -265,5 +265,43 @@ s.sendall(b'{"k":"send","ch":"done","args":[]}\n')
     assert_line(r.stdout, '[py] {"k":"result","id":7,"error":"Error: the message was refused: too many values"}',
       r.stdout .. r.stderr)
   end)
+
+  it("never gives a refused line a second answer for an id that is still pending", function()
+    -- id 7 is pending (its handler sleeps) when a line reusing it is
+    -- refused: the handler's answer is the only one id 7 gets.
+    local r = app({
+      ["mainhost.json"] = { main = "main.lua", renderers = { { name = "py", command = { "python3", "r.py" } } } },
+      ["main.lua"] = [[
+        local mh = require("mainhost")
+        mh.ipcMain.handle("slow", function()
+          mh.sleep(100)
+          return "slow done"
+        end)
+        mh.ipcMain.handle("many", function(e, ...) return select("#", ...) end)
+        mh.ipcMain.on("done", function() mh.app.quit() end)
+      ]],
+      ["r.py"] = [[
+import os, socket
+s = socket.socket(fileno=int(os.environ["MAINHOST_IPC_FD"]))
+s.sendall(b'{"k":"invoke","ch":"slow","id":7,"args":[]}\n')
+s.sendall(b'{"k":"invoke","ch":"many","id":7,"args":[' + b','.join([b'1'] * 1100000) + b']}\n')
+buf = b""
+while b"slow done" not in buf:
+    c = s.recv(65536)
+    if not c:
+        break
+    buf += c
+for line in buf.split(b"\n"):
+    if b'"result"' in line:
+        print(line.decode(), flush=True)
+s.sendall(b'{"k":"send","ch":"done","args":[]}\n')
+]],
+    }, { timeout = 60000 })
+    assert.are.equal(0, r.code, r.stderr)
+    local results = S.lines_from(r.stdout, "[py] ")
+    assert.are.equal(1, #results, r.stdout .. r.stderr)
+    assert.matches('"id":7', results[1], 1, true)
+    assert.matches("slow done", results[1], 1, true)
+  end)
 end)
 
