@@ -280,14 +280,15 @@ static inline int mh_wire_fast_number(const char **pq, const char *end, mh_buf_t
   return mh_json_read_number(s, end, scratch, v, pq) == 0 ? 0 : -1;
 }
 
-/* The literal true, false or null at *pq: its type (MH_JSON_TRUE,
- * MH_JSON_FALSE, MH_JSON_NULL), *pq past it; -1 (nothing read) otherwise. */
+/* The literal true, false or null at *pq (which may be end): its type
+ * (MH_JSON_TRUE, MH_JSON_FALSE, MH_JSON_NULL), *pq past it; -1 (nothing
+ * read) otherwise. */
 static inline int mh_wire_fast_literal(const char **pq, const char *end) {
   const char *q = *pq;
   ptrdiff_t left = end - q;
-  if (*q == 't' && left >= 4 && memcmp(q, "true", 4) == 0) return *pq = q + 4, MH_JSON_TRUE;
-  if (*q == 'f' && left >= 5 && memcmp(q, "false", 5) == 0) return *pq = q + 5, MH_JSON_FALSE;
-  if (*q == 'n' && left >= 4 && memcmp(q, "null", 4) == 0) return *pq = q + 4, MH_JSON_NULL;
+  if (left >= 4 && memcmp(q, "true", 4) == 0) return *pq = q + 4, MH_JSON_TRUE;
+  if (left >= 5 && memcmp(q, "false", 5) == 0) return *pq = q + 5, MH_JSON_FALSE;
+  if (left >= 4 && memcmp(q, "null", 4) == 0) return *pq = q + 4, MH_JSON_NULL;
   return -1;
 }
 

@@ -1130,6 +1130,8 @@ static void test_fast_tokens(void) {
   CHECK(q == in);
   q = in + 4;
   CHECK_INT(mh_wire_fast_literal(&q, in + 15), -1);  /* "," */
+  q = in + 15;
+  CHECK_INT(mh_wire_fast_literal(&q, in + 15), -1);  /* at the end: nothing read */
   free(in);
   int64_t v = 7;
   in = dup_exact(S("-42,1.5,\"9\""));
