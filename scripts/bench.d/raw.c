@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -130,8 +131,26 @@ static void touch_init(void) {
    * cache misses. */
   const char *st = getenv("RAW_TOUCH_STRIDE");
   if (st && atol(st) >= 64) touch_words = (size_t)atol(st) / 4;
+  /* RAW_TOUCH_SHARED=1: one buffer mapped shared by every client (made
+   * before the fork), as the code of one executable is: the same physical
+   * lines for all. RAW_TOUCH_HUGE=1: the private buffer on one transparent
+   * huge page (2 MiB, madvise), so that its walk costs no TLB misses. */
+  size_t bytes = touch_lines * touch_words * 4, huge = (size_t)2 << 20;
+  if (getenv("RAW_TOUCH_SHARED")) {
+    touch_buf = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (touch_buf == MAP_FAILED) die("mmap");
+  } else if (getenv("RAW_TOUCH_HUGE")) {
+    if (bytes > huge) die("RAW_TOUCH_HUGE: the walk must fit in 2 MiB");
+    char *m = mmap(NULL, 2 * huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) die("mmap");
+    char *a = (char *)(((uintptr_t)m + huge - 1) & ~(uintptr_t)(huge - 1));
+    if (madvise(a, huge, MADV_HUGEPAGE) != 0) die("madvise(MADV_HUGEPAGE)");
+    memset(a, 0, huge);  /* fault it in whole, as one page */
+    touch_buf = (uint32_t *)a;
+  } else {
+    touch_buf = calloc(touch_lines, touch_words * 4);
+  }
   uint32_t *order = malloc(touch_lines * sizeof *order);
-  touch_buf = calloc(touch_lines, touch_words * 4);
   if (!touch_buf || !order) die("malloc");
   for (size_t i = 0; i < touch_lines; i++) order[i] = (uint32_t)i;
   uint64_t x = 88172645463325252ull;  /* xorshift: the same shuffle every run */
@@ -154,7 +173,7 @@ static void touch(void) {
 static void pp_client(int fd, int dur_ms, int warm_ms) {
   char buf[4096];
   pin_from_env();
-  touch_init();
+  if (!touch_buf) touch_init();  /* RAW_TOUCH_SHARED made it before the fork */
   read_line(fd, buf, sizeof buf);  /* go */
   size_t cap = 1 << 16, n = 0;
   uint64_t *lat = malloc(cap * sizeof *lat);
@@ -220,6 +239,7 @@ static int serve_lines(conn_t *c) {
 static int cmd_pingpong(int n, int dur_ms, int warm_ms, int use_epoll) {
   conn_t *cs = calloc((size_t)n, sizeof *cs);
   if (!cs) die("calloc");
+  if (getenv("RAW_TOUCH_SHARED")) touch_init();
   for (int i = 0; i < n; i++) {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) die("socketpair");
