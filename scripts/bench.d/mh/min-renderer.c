@@ -13,6 +13,15 @@
  * poll first, as an event loop would (to compare how quickly each way of
  * sleeping is woken; docs/benchmarks.md, "How a renderer waits"). The
  * default is a plain blocking read.
+ *
+ * Built with -DMIN_LUA, the loop of round trips runs in a Lua state instead,
+ * written as the bench's Lua renderer writes it (a clock read before and
+ * after each call, the latency stored in a table), the call being a C
+ * function that does the same write and blocking read as above: the least
+ * per round trip that any renderer driven by a Lua VM does.
+ *
+ *   gcc -O2 -DMIN_LUA -o /tmp/min-lua-renderer scripts/bench.d/mh/min-renderer.c \
+ *     $(pkg-config --cflags --libs lua5.4)
  */
 #include <fcntl.h>
 #include <stdint.h>
@@ -23,6 +32,11 @@
 #include <unistd.h>
 #include <poll.h>
 #include <sys/epoll.h>
+#ifdef MIN_LUA
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#endif
 
 static int fd;
 static int wait_mode, ep;  /* MIN_WAIT: 0 read, 1 epoll_wait, 2 poll */
@@ -71,6 +85,27 @@ static const char *next_line(void) {
   }
 }
 
+#ifdef MIN_LUA
+static int l_now(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)now_ns());
+  return 1;
+}
+
+/* call(): one invoke of "add" (2, 3), its result's value as an integer. */
+static int l_call(lua_State *L) {
+  static long id;
+  char buf[128];
+  int n = snprintf(buf, sizeof buf, "{\"k\":\"invoke\",\"ch\":\"add\",\"id\":%ld,\"args\":[2,3]}\n", ++id);
+  put(buf, (size_t)n);
+  const char *l, *v;
+  while (!strstr(l = next_line(), "\"k\":\"result\"")) {
+  }
+  v = strstr(l, "\"args\":[");
+  lua_pushinteger(L, v ? atol(v + 8) : -1);
+  return 1;
+}
+#endif
+
 int main(void) {
   const char *s = getenv("MAINHOST_IPC_FD");
   const char *d = getenv("BENCH_DUR_MS");
@@ -93,12 +128,41 @@ int main(void) {
   }
   uint64_t t0 = now_ns(), end = t0 + (uint64_t)atol(d) * 1000000u;
   long count = 0;
+#ifdef MIN_LUA
+  lua_State *L = luaL_newstate();
+  luaL_openlibs(L);
+  lua_pushcfunction(L, l_now);
+  lua_setglobal(L, "now");
+  lua_pushcfunction(L, l_call);
+  lua_setglobal(L, "call");
+  static const char loop[] =
+      "local stop = ...\n"
+      "local now, call, lat, n = now, call, {}, 0\n"
+      "local t = now()\n"
+      "while t < stop do\n"
+      "  local t0 = now()\n"
+      "  local r = call()\n"
+      "  t = now()\n"
+      "  if r ~= 5 then error('bad reply') end\n"
+      "  n = n + 1\n"
+      "  lat[n] = (t - t0) / 1000\n"
+      "end\n"
+      "return n\n";
+  if (luaL_loadstring(L, loop) != LUA_OK) return 2;
+  lua_pushinteger(L, (lua_Integer)end);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+    fprintf(stderr, "min-renderer: %s\n", lua_tostring(L, -1));
+    return 2;
+  }
+  count = (long)lua_tointeger(L, -1);
+#else
   for (long id = 1; now_ns() < end; id++, count++) {
     n = snprintf(buf, sizeof buf, "{\"k\":\"invoke\",\"ch\":\"add\",\"id\":%ld,\"args\":[2,3]}\n", id);
     put(buf, (size_t)n);
     while (!strstr(next_line(), "\"k\":\"result\"")) {
     }
   }
+#endif
   double secs = (double)(now_ns() - t0) / 1e9;
   n = snprintf(buf, sizeof buf,
                "{\"k\":\"send\",\"ch\":\"done\",\"args\":[\"{\\\"n\\\":%ld,\\\"secs\\\":%.6f}\"]}\n", count, secs);
