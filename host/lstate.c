@@ -158,6 +158,7 @@ static int pool_ref = LUA_NOREF;
 static lua_State *idle[POOL_MAX];
 static lua_State *anchored[POOL_MAX];
 static int npool;
+static int nanchored;  /* anchored[nanchored..] were never written */
 static int raw_running_ref = LUA_NOREF; /* the original coroutine.running */
 
 /* A thread's extra space (lua_getextraspace) holds its "exposed" flag: set
@@ -217,6 +218,23 @@ static int trampoline(lua_State *co) {
   return trampoline_k(co, status, 0);
 }
 
+/* A thread that left the pool for good (it waits, it was exposed, or it
+ * failed) must not stay anchored by the pool table: a handler waiting on
+ * something that nobody can resume any more would never be collected, and
+ * its request never answered "reply was never sent". Stale anchors are at
+ * npool and above (a nested run may have moved this one); this runs only
+ * when a thread leaves, never when one finishes at once. */
+static void unanchor(lua_State *L, lua_State *co) {
+  for (int i = npool; i < nanchored; i++) {
+    if (anchored[i] != co) continue;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, pool_ref);
+    lua_pushnil(L);
+    lua_rawseti(L, -2, i + 1);
+    lua_pop(L, 1);
+    anchored[i] = NULL;
+  }
+}
+
 /* Stack: token, fn, args... (nargs counts token and args). */
 static void run(lua_State *L, int nargs) {
   int top0 = lua_gettop(L) - nargs - 1;  /* below the token */
@@ -239,7 +257,7 @@ static void run(lua_State *L, int nargs) {
     lua_xmove(co, L, 1);
   }
   int co_idx = top0 + 1;
-  int nres;
+  int nres, pooled = 0;
   int st = lua_resume(co, L, nargs + 2, &nres);
   if (st == LUA_OK) {
     lua_settop(co, 0);
@@ -253,13 +271,16 @@ static void run(lua_State *L, int nargs) {
         lua_rawseti(L, -2, npool + 1);
         anchored[npool] = co;
       }
+      if (npool >= nanchored) nanchored = npool + 1;
       idle[npool++] = co;
+      pooled = 1;
     }
   } else if (st == LUA_YIELD) {
     lua_pop(co, nres);  /* it waits; whoever resumes it owns it now */
   } else {
     mh_lstate_report(L, "internal error in the runner", lua_tostring(co, -1));
   }
+  if (!fresh && !pooled) unanchor(L, co);
   lua_settop(L, top0);
 }
 
@@ -323,7 +344,7 @@ static int open_state(lua_State *L) {
 
   lua_newtable(L);
   pool_ref = mh_ref(L);
-  npool = 0;
+  npool = nanchored = 0;
   memset(anchored, 0, sizeof anchored);
   /* coroutine.running marks what it hands out (see run()); our own modules
    * take the plain one from mainhost.runner (they resume what they keep). */
@@ -360,7 +381,7 @@ void mh_lstate_close(lua_State *L) {
   mh_unref(L, raw_running_ref);
   pool_ref = raw_running_ref = LUA_NOREF;
   finisher = NULL;
-  npool = 0;
+  npool = nanchored = 0;
   memset(anchored, 0, sizeof anchored);
   lua_close(L);
 }
