@@ -41,4 +41,60 @@ describe("review by a new user", function()
       "false\tError in sendSync for 'lost-sync': reply was never sent",
     }, lines_from(r.stdout, "[ui] "), r.stdout .. r.stderr)
   end)
+
+  -- A sync or invoke refused after it was read (no channel, a frame below
+  -- 1, a channel outside the allowlist, too many requests) gets its
+  -- refusal as its result whenever its id is known and not already
+  -- pending; before, the first two got nothing and their callers waited for
+  -- ever, and the last two could answer an id that was still pending.
+  it("answers every refused sync or invoke whose id is known, and never a pending id twice", function()
+    local r = app({
+      ["mainhost.json"] = { main = "main.lua", limits = { maxPendingInvokes = 1 },
+        renderers = { { name = "py", command = { "python3", "r.py" }, channels = { "slow", "ok", "done" } } } },
+      ["main.lua"] = [[
+        local mh = require("mainhost")
+        mh.ipcMain.handle("slow", function()
+          mh.sleep(200)
+          return "slow done"
+        end)
+        mh.ipcMain.on("ok", function(e) e.returnValue = "ok" end)
+        mh.ipcMain.on("done", function() mh.app.quit() end)
+      ]],
+      ["r.py"] = [[
+import os, socket
+s = socket.socket(fileno=int(os.environ["MAINHOST_IPC_FD"]))
+s.sendall(b'{"k":"sync","id":10,"frame":0,"ch":"ok"}\n'
+          b'{"k":"invoke","id":11,"frame":-3,"ch":"ok","args":[]}\n'
+          b'{"k":"invoke","id":12,"args":[]}\n'
+          b'{"k":"sync","id":13,"ch":"secret","args":[]}\n'
+          b'{"k":"invoke","id":14,"ch":"slow","args":[]}\n'
+          b'{"k":"invoke","id":14,"ch":"secret","args":[]}\n'
+          b'{"k":"invoke","id":14,"ch":"slow","args":[]}\n'
+          b'{"k":"invoke","id":15,"ch":"slow","args":[]}\n'
+          b'{"k":"sync","id":16,"ch":"ok","args":[]}\n')
+buf = b""
+while b"slow done" not in buf or b'"id":16' not in buf:
+    c = s.recv(65536)
+    if not c:
+        break
+    buf += c
+for line in buf.split(b"\n"):
+    if b'"result"' in line:
+        print(line.decode(), flush=True)
+s.sendall(b'{"k":"send","ch":"done","args":[]}\n')
+]],
+    }, { timeout = 30000 })
+    assert.are.equal(0, r.code, r.stderr)
+    local results = lines_from(r.stdout, "[py] ")
+    table.sort(results)
+    assert.are.same({
+      '{"k":"result","id":10,"error":"Error: field \\"frame\\" must be 1 or more"}',
+      '{"k":"result","id":11,"error":"Error: field \\"frame\\" must be 1 or more"}',
+      '{"k":"result","id":12,"error":"Error: message has no \\"ch\\" (channel) field"}',
+      [[{"k":"result","id":13,"error":"Error: channel 'secret' is not allowed for renderer 'py'"}]],
+      '{"k":"result","id":14,"args":["slow done"]}',
+      '{"k":"result","id":15,"error":"Error: too many invoke requests awaiting a reply (limit 1)"}',
+      '{"k":"result","id":16,"args":["ok"]}',
+    }, results, r.stdout .. r.stderr)
+  end)
 end)
