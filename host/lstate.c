@@ -178,10 +178,18 @@ static char TRACEBACK_KEY;            /* registry[&TRACEBACK_KEY]: the last trac
 /* Keeps the error as it is (a handler's reply needs the object) and puts
  * the traceback aside for the report. */
 static int runner_msgh(lua_State *L) {
-  const char *msg = lua_tostring(L, 1);
-  if (!msg || lua_type(L, 1) == LUA_TNUMBER) {
-    if (!msg && luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) msg = lua_tostring(L, -1);
-    else if (!msg) msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  const char *msg;
+  if (lua_type(L, 1) == LUA_TSTRING) {
+    msg = lua_tostring(L, 1);
+  } else if (lua_type(L, 1) == LUA_TNUMBER) {
+    lua_pushvalue(L, 1);  /* lua_tostring converts in place: a copy, so the error stays a number */
+    msg = lua_tostring(L, -1);
+  } else if (lua_type(L, 1) == LUA_TTABLE && (lua_pushliteral(L, "message"), lua_rawget(L, 1)) == LUA_TSTRING) {
+    msg = lua_tostring(L, -1);  /* {message = ...}: the text the renderer gets too */
+  } else if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) {
+    msg = lua_tostring(L, -1);
+  } else {
+    msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
   }
   luaL_traceback(L, L, msg, 1);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &TRACEBACK_KEY);

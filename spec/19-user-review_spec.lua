@@ -97,4 +97,33 @@ s.sendall(b'{"k":"send","ch":"done","args":[]}\n')
       '{"k":"result","id":16,"args":["ok"]}',
     }, results, r.stdout .. r.stderr)
   end)
+
+  -- The runner's message handler read a number error with lua_tostring,
+  -- which turned it into a string in place: error(42) reached the renderer
+  -- as "Error: 42" instead of Electron's "42". And the host's log said
+  -- "(error object is a table value)" for error({message = ...}), whose
+  -- text the renderer got.
+  it("passes error(42) on as 42, and logs an error object's message", function()
+    local r = app({
+      ["mainhost.json"] = { main = "main.lua", renderers = { { name = "ui", script = "ui.lua" } } },
+      ["main.lua"] = [[
+        local mh = require("mainhost")
+        mh.ipcMain.handle("n", function() error(42) end)
+        mh.ipcMain.handle("m", function() error({ message = "custom msg" }) end)
+        mh.ipcMain.on("done", function() mh.app.quit() end)
+      ]],
+      ["ui.lua"] = [[
+        local ipc = require("mainhost.renderer").ipcRenderer
+        print(pcall(ipc.invoke, "n"))
+        print(pcall(ipc.invoke, "m"))
+        ipc.send("done")
+      ]],
+    }, { timeout = 20000 })
+    assert.are.same({
+      "false\tError invoking remote method 'n': 42",
+      "false\tError invoking remote method 'm': Error: custom msg",
+    }, lines_from(r.stdout, "[ui] "), r.stdout .. r.stderr)
+    assert(has_line(r.stderr, "mainhost: Error occurred in handler for 'n': 42"), r.stderr)
+    assert(has_line(r.stderr, "mainhost: Error occurred in handler for 'm': custom msg"), r.stderr)
+  end)
 end)
