@@ -500,10 +500,37 @@ typedef struct enc {
   mh_buf_t *b;
   int max_depth;
   int depth;
-  const void *path[256];  /* tables on the way down, to spot cycles */
+  const void **path;      /* tables on the way down, to spot cycles: */
+  int cap;                /* small, or on the heap past its size */
+  const void *small[64];
   char where[256];        /* the path to a failing value, built on unwind */
   char what[192];
 } enc_t;
+
+static void enc_init(enc_t *e, lua_State *L, mh_buf_t *b, int max_depth) {
+  e->L = L;
+  e->b = b;
+  e->max_depth = max_depth;
+  e->depth = 0;
+  e->path = e->small;
+  e->cap = (int)(sizeof e->small / sizeof e->small[0]);
+}
+
+static void enc_done(enc_t *e) {
+  if (e->path != e->small) free(e->path);
+}
+
+/* Room for one more table on the path (up to max_depth). 0, or -1. */
+static int enc_grow(enc_t *e) {
+  int cap = e->cap * 2 < e->max_depth ? e->cap * 2 : e->max_depth;
+  const void **p = e->path == e->small ? malloc(sizeof *p * (size_t)cap)
+                                       : realloc(e->path, sizeof *p * (size_t)cap);
+  if (!p) return -1;
+  if (e->path == e->small) memcpy(p, e->small, sizeof e->small);
+  e->path = p;
+  e->cap = cap;
+  return 0;
+}
 
 static int enc_fail(enc_t *e, const char *fmt, const char *arg) {
   snprintf(e->what, sizeof e->what, fmt, arg);
@@ -539,8 +566,8 @@ static int enc_table(enc_t *e, int idx) {
   const void *self = lua_topointer(L, idx);
   for (int i = 0; i < e->depth; i++)
     if (e->path[i] == self) return enc_fail(e, "%stable contains itself (a cycle) and cannot be sent", "");
-  if (e->depth >= e->max_depth || e->depth >= (int)(sizeof e->path / sizeof e->path[0]))
-    return enc_fail(e, "%stables nested too deeply to send", "");
+  if (e->depth >= e->max_depth) return enc_fail(e, "%stables nested too deeply to send", "");
+  if (e->depth >= e->cap && enc_grow(e) != 0) return enc_fail(e, "%sout of memory", "");
   if (!lua_checkstack(L, 6)) return enc_fail(e, "%sout of Lua stack", "");
 
   /* First pass: is it an array (keys 1..n, holes allowed) or an object
@@ -659,36 +686,30 @@ static int enc_value(enc_t *e, int idx) {
 int mh_lconv_encode_args(lua_State *L, int first, int last, int argbase, const char *what,
                          mh_buf_t *b, int max_depth, char *err, size_t errlen) {
   enc_t e;
-  e.L = L;
-  e.b = b;
-  e.max_depth = max_depth;
-  e.depth = 0;
-  for (int i = first; i <= last; i++) {
+  enc_init(&e, L, b, max_depth);
+  int rc = 0;
+  for (int i = first; i <= last && rc == 0; i++) {
     if (i > first && mh_buf_putc(b, ',') != 0) {
       snprintf(err, errlen, "out of memory");
-      return -1;
-    }
-    if (enc_value(&e, i) != 0) {
+      rc = -1;
+    } else if (enc_value(&e, i) != 0) {
       snprintf(err, errlen, "%s %d%s%s: %s", what, i - first + argbase,
                e.where[0] ? " " : "", e.where, e.what);
-      return -1;
+      rc = -1;
     }
   }
-  return 0;
+  enc_done(&e);
+  return rc;
 }
 
 int mh_lconv_encode_value(lua_State *L, int idx, mh_buf_t *b, int max_depth, char *err,
                           size_t errlen) {
   enc_t e;
-  e.L = L;
-  e.b = b;
-  e.max_depth = max_depth;
-  e.depth = 0;
-  if (enc_value(&e, lua_absindex(L, idx)) != 0) {
-    snprintf(err, errlen, "value%s%s: %s", e.where[0] ? " " : "", e.where, e.what);
-    return -1;
-  }
-  return 0;
+  enc_init(&e, L, b, max_depth);
+  int rc = enc_value(&e, lua_absindex(L, idx));
+  if (rc != 0) snprintf(err, errlen, "value%s%s: %s", e.where[0] ? " " : "", e.where, e.what);
+  enc_done(&e);
+  return rc;
 }
 
 /* ---- mainhost.json ------------------------------------------------------------- */

@@ -1517,6 +1517,8 @@ static int l_create_renderer(lua_State *L) {
     while (lua_next(L, -2)) {
       if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
         return luaL_error(L, "createRenderer: 'env' maps strings to strings");
+      const char *why = mh_config_env_name_problem(lua_tostring(L, -2));
+      if (why) return luaL_error(L, "createRenderer: 'env.%s': %s", lua_tostring(L, -2), why);
       lua_pushfstring(L, "%s=%s", lua_tostring(L, -2), lua_tostring(L, -1));
       lua_rawseti(L, 2, ++n + 1000000);
       lua_pop(L, 1);

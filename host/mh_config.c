@@ -352,6 +352,19 @@ error:
   return NULL;
 }
 
+const char *const mh_config_protocol_env[] = {"MAINHOST_IPC_FD", "NODE_CHANNEL_FD",
+                                              "NODE_CHANNEL_SERIALIZATION_MODE", "MAINHOST_RENDERER_ID",
+                                              "MAINHOST_RENDERER_NAME", "MAINHOST_MAX_DEPTH", NULL};
+
+const char *mh_config_env_name_problem(const char *name) {
+  /* An "=" in a name would make the entry mean another variable. */
+  if (name[0] == '\0' || strchr(name, '=')) return "invalid variable name (must be non-empty, without \"=\")";
+  for (size_t i = 0; mh_config_protocol_env[i]; i++)
+    if (!strcmp(name, mh_config_protocol_env[i]))
+      return "set by the host in every renderer's environment (the protocol's variables); it cannot be set here";
+  return NULL;
+}
+
 /* A new NULL-terminated array of "KEY=VALUE" from the object V (NULL: an
  * empty one). */
 static char **cfg_env(mh_cfg_ctx_t *x, const char *key, json_t *v)
@@ -372,9 +385,9 @@ static char **cfg_env(mh_cfg_ctx_t *x, const char *key, json_t *v)
     json_object_foreach(v, name, val) {
       char kp[MH_KEYPATH_MAX];
       cfg_key(kp, sizeof kp, key, name);
-      /* An "=" in a name would make the entry mean another variable. */
-      if (name[0] == '\0' || strchr(name, '=')) {
-        cfg_fail(x, kp, "invalid variable name (must be non-empty, without \"=\")");
+      const char *why = mh_config_env_name_problem(name);
+      if (why) {
+        cfg_fail(x, kp, "%s", why);
         goto error;
       }
       if (!json_is_string(val)) {

@@ -72,4 +72,12 @@ const char *mh_config_suggest(const char *word, const char *const *keys);
  * "prefix*" entry before its "*". Otherwise 0. */
 int mh_config_channel_allowed(char *const *channels, const char *ch, size_t n);
 
+/* The variables the host sets in every renderer's environment (the
+ * protocol's), NULL-terminated. */
+extern const char *const mh_config_protocol_env[];
+
+/* NULL when NAME may be set in a renderer's "env"; else why not (empty, an
+ * "=" in it, or one of mh_config_protocol_env). */
+const char *mh_config_env_name_problem(const char *name);
+
 #endif

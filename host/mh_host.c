@@ -374,8 +374,7 @@ static char **build_env(const mh_renderer_conf_t *rc, int id) {
   snprintf(idbuf, sizeof idbuf, "%d", id);
   const char *fixed[] = {"MAINHOST_IPC_FD=3", "NODE_CHANNEL_FD=3",
                          "NODE_CHANNEL_SERIALIZATION_MODE=json"};
-  static const char *ours[] = {"MAINHOST_IPC_FD", "NODE_CHANNEL_FD", "NODE_CHANNEL_SERIALIZATION_MODE",
-                               "MAINHOST_RENDERER_ID", "MAINHOST_RENDERER_NAME", "MAINHOST_MAX_DEPTH", NULL};
+  const char *const *ours = mh_config_protocol_env;
   size_t nenv = 0, nconf = 0;
   while (environ[nenv]) nenv++;
   while (rc->env[nconf]) nconf++;

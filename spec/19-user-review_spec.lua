@@ -126,4 +126,61 @@ s.sendall(b'{"k":"send","ch":"done","args":[]}\n')
     assert(has_line(r.stderr, "mainhost: Error occurred in handler for 'n': 42"), r.stderr)
     assert(has_line(r.stderr, "mainhost: Error occurred in handler for 'm': custom msg"), r.stderr)
   end)
+
+  -- The encoder kept the tables on its way down in a fixed array of 256,
+  -- so with "maxDepth" above 258 neither main nor a Lua renderer could send
+  -- what the limit allows (and mainhost.json's encode stopped at 256 of its
+  -- 1000 levels).
+  it("sends tables nested as deep as maxDepth allows, both ways, past 256 levels", function()
+    local r = app({
+      ["mainhost.json"] = { main = "main.lua", limits = { maxDepth = 1000 },
+        renderers = { { name = "ui", script = "ui.lua" } } },
+      ["main.lua"] = [[
+        local mh = require("mainhost")
+        local function nest(n) local t = {} for _ = 1, n do t = { t } end return t end
+        local function depth(t) local d = 0 while type(t) == "table" do d, t = d + 1, t[1] end return d end
+        mh.ipcMain.on("ready", function(e) e.reply("deep", nest(900)) end)
+        mh.ipcMain.on("back", function(e, got, t)
+          print("main: ui got " .. got .. ", sent back " .. depth(t))
+          print("main: json " .. tostring(pcall(require("mainhost").json.encode, nest(999))))
+          mh.app.quit()
+        end)
+      ]],
+      ["ui.lua"] = [[
+        local ipc = require("mainhost.renderer").ipcRenderer
+        local function depth(t) local d = 0 while type(t) == "table" do d, t = d + 1, t[1] end return d end
+        ipc.on("deep", function(e, t) ipc.send("back", depth(t), t) end)
+        ipc.send("ready")
+      ]],
+    }, { timeout = 20000 })
+    assert(has_line(r.stdout, "main: ui got 901, sent back 901"), r.stdout .. r.stderr)
+    assert(has_line(r.stdout, "main: json true"), r.stdout .. r.stderr)
+  end)
+
+  -- A protocol variable in a renderer's "env" ended up twice in its
+  -- environment (the host's value, then the config's): a shell saw one, C's
+  -- getenv the other. It is a config error now, and createRenderer's.
+  it("refuses the protocol's variables in a renderer's env, in the config and in createRenderer", function()
+    local r = app({
+      ["mainhost.json"] = { main = "main.lua", renderers = { { name = "ui", script = "ui.lua",
+        env = { FOO = "1", NODE_CHANNEL_FD = "7" } } } },
+      ["main.lua"] = "",
+      ["ui.lua"] = "",
+    }, { timeout = 20000 })
+    assert.are.equal(2, r.code, r.stdout .. r.stderr)
+    assert.matches("mainhost.json: renderers[0].env.NODE_CHANNEL_FD: set by the host in every renderer's "
+      .. "environment (the protocol's variables); it cannot be set here", r.stderr, 1, true)
+
+    r = app({
+      ["mainhost.json"] = { main = "main.lua" },
+      ["main.lua"] = [[
+        local mh = require("mainhost")
+        print("main: " .. select(2, pcall(mh.createRenderer, { script = "ui.lua", env = { MAINHOST_IPC_FD = "9" } })))
+        mh.app.quit()
+      ]],
+      ["ui.lua"] = "",
+    }, { timeout = 20000 })
+    assert(has_line(r.stdout, "main: createRenderer: 'env.MAINHOST_IPC_FD': set by the host in every renderer's "
+      .. "environment (the protocol's variables); it cannot be set here"), r.stdout .. r.stderr)
+  end)
 end)
