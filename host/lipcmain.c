@@ -412,12 +412,25 @@ static int l_finish(lua_State *L) {
 
 /* ---- events ------------------------------------------------------------------------------ */
 
+/* 1 when the value at idx is an event whose metatable's __index is the
+ * table at proto (the frame's shared fields, where reply is kept). */
+static int is_event_of(lua_State *L, int idx, int proto) {
+  if (!lua_istable(L, idx) || !lua_getmetatable(L, idx)) return 0;
+  lua_pushliteral(L, "__index");
+  lua_rawget(L, -2);
+  int yes = lua_rawequal(L, -1, proto);
+  lua_pop(L, 2);
+  return yes;
+}
+
 static int reply_fn(lua_State *L) {
   int rid = (int)lua_tointeger(L, lua_upvalueindex(1));
   int64_t frame = lua_tointeger(L, lua_upvalueindex(2));
-  if (lua_istable(L, 1)) lua_remove(L, 1);  /* event:reply(...) */
+  if (is_event_of(L, 1, lua_upvalueindex(3))) lua_remove(L, 1);  /* event:reply(...) */
+  /* As Electron's (frame.send underneath), and our other senders. */
+  if (lua_type(L, 1) != LUA_TSTRING) return luaL_error(L, "Missing required channel argument");
   size_t chn;
-  const char *ch = luaL_checklstring(L, 1, &chn);
+  const char *ch = lua_tolstring(L, 1, &chn);
   mh_renderer_t *r = mh_host_renderer(rid);
   /* Electron: a reply to a renderer that is gone goes nowhere, silently. */
   if (!r) return 0;
@@ -455,7 +468,8 @@ static void push_frame(lua_State *L, int wc_idx, int rid, int64_t frame) {
   lua_setfield(L, -2, "isMainFrame");
   lua_pushinteger(L, rid);
   lua_pushinteger(L, frame);
-  lua_pushcclosure(L, frame_send, 2);
+  lua_pushvalue(L, -3);  /* the frame: frame:send(...) passes it first */
+  lua_pushcclosure(L, frame_send, 3);
   lua_setfield(L, -2, "send");
   lua_pushvalue(L, -1);
   lua_rawseti(L, -3, frame);
@@ -465,7 +479,7 @@ static void push_frame(lua_State *L, int wc_idx, int rid, int64_t frame) {
 static int frame_send(lua_State *L) {
   int rid = (int)lua_tointeger(L, lua_upvalueindex(1));
   int64_t frame = lua_tointeger(L, lua_upvalueindex(2));
-  if (lua_type(L, 1) == LUA_TTABLE) lua_remove(L, 1);  /* frame:send(...) */
+  if (lua_rawequal(L, 1, lua_upvalueindex(3))) lua_remove(L, 1);  /* frame:send(...) */
   if (lua_type(L, 1) != LUA_TSTRING) return luaL_error(L, "Missing required channel argument");
   size_t chn;
   const char *ch = lua_tolstring(L, 1, &chn);
@@ -488,7 +502,8 @@ static int event_index(lua_State *L) {
     lua_getfield(L, 1, "sender");
     lua_getfield(L, -1, "id");
     lua_getfield(L, 1, "frameId");
-    lua_pushcclosure(L, reply_fn, 2);
+    lua_pushvalue(L, 1);  /* the events' shared __index table, to know event:reply(...) */
+    lua_pushcclosure(L, reply_fn, 3);
     lua_pushvalue(L, -1);
     lua_setfield(L, 1, "reply");
     return 1;

@@ -183,4 +183,39 @@ s.sendall(b'{"k":"send","ch":"done","args":[]}\n')
     assert(has_line(r.stdout, "main: createRenderer: 'env.MAINHOST_IPC_FD': set by the host in every renderer's "
       .. "environment (the protocol's variables); it cannot be set here"), r.stdout .. r.stderr)
   end)
+
+  -- event.reply took a number for a channel (sending on "42") and raised a
+  -- bare "bad argument" for other types, where Electron's reply, like
+  -- wc.send and frame.send here, raises "Missing required channel argument".
+  -- And both took any table as their own self (the colon form), so a table
+  -- for a channel sent on the next argument.
+  it("raises 'Missing required channel argument' from event.reply and frame.send for a channel that is not a "
+    .. "string", function()
+    local r = app({
+      ["mainhost.json"] = { main = "main.lua", renderers = { { name = "ui", script = "ui.lua" } } },
+      ["main.lua"] = [[
+        local mh = require("mainhost")
+        mh.ipcMain.on("hi", function(e)
+          for _, f in ipairs({ e.reply, e.senderFrame.send }) do
+            for _, ch in ipairs({ 42, true, {} }) do
+              local ok, err = pcall(f, ch, "a")
+              print("main: " .. tostring(ok) .. " " .. tostring(err))
+            end
+          end
+          e.reply("ok", "a")
+        end)
+        mh.ipcMain.on("done", function() mh.app.quit() end)
+      ]],
+      ["ui.lua"] = [[
+        local ipc = require("mainhost.renderer").ipcRenderer
+        ipc.on("42", function() print("got 42") end)
+        ipc.on("ok", function() print("got ok") ipc.send("done") end)
+        ipc.send("hi")
+      ]],
+    }, { timeout = 20000 })
+    local main = lines_from(r.stdout, "main: ")
+    assert.are.equal(6, #main, r.stdout .. r.stderr)
+    for _, l in ipairs(main) do assert.matches("^false .*Missing required channel argument$", l) end
+    assert.are.same({ "got ok" }, lines_from(r.stdout, "[ui] "), r.stdout .. r.stderr)
+  end)
 end)
