@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -150,7 +151,13 @@ static void do_read(mh_chan_t *c, int first_read) {
 
 void mh_chan_drain(mh_chan_t *c) {
   c->throttled = 0;  /* the peer has exited: take everything it sent */
-  while (!c->ended && !c->closing) {
+  /* What the socket holds now, and no more: a process that inherited the
+   * socket may go on writing after the peer exited, and must not keep us
+   * here (the caller ends the stream next). */
+  int queued = 0;
+  if (ioctl(c->fd, FIONREAD, &queued) != 0 || queued < 0) queued = 0;
+  size_t budget = (size_t)queued;
+  while (budget > 0 && !c->ended && !c->closing) {
     ssize_t n = read_some(c, READ_NOW);
     if (n == -EAGAIN || n == -EWOULDBLOCK) break;
     if (n <= 0) {
@@ -158,6 +165,7 @@ void mh_chan_drain(mh_chan_t *c) {
       end_stream(c, n == 0 ? 0 : (int)n);
       return;
     }
+    budget -= (size_t)n < budget ? (size_t)n : budget;
     dispatch(c);
   }
   dispatch(c);

@@ -104,8 +104,9 @@ int mh_chan_flush_blocking(mh_chan_t *c);
 int mh_chan_wait(mh_chan_t *c, int (*match)(void *ud, const char *l, size_t n),
                  void (*got)(void *ud, const char *l, size_t n), void *ud);
 
-/* Reads whatever the socket holds now (never blocks) and dispatches it; for
- * a peer that has exited, so that its last messages are not lost. */
+/* Reads what the socket holds now (never blocks, and never more than was
+ * queued when it started) and dispatches it; for a peer that has exited,
+ * so that its last messages are not lost. */
 void mh_chan_drain(mh_chan_t *c);
 
 /* Delivers deferred lines, then buffered ones. Safe to re-enter. */

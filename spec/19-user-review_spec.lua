@@ -219,3 +219,55 @@ s.sendall(b'{"k":"send","ch":"done","args":[]}\n')
     assert.are.same({ "got ok" }, lines_from(r.stdout, "[ui] "), r.stdout .. r.stderr)
   end)
 end)
+
+describe("review by a hostile renderer", function()
+  after_each(function() t.cleanup() end)
+
+  -- When a renderer exits the host reads what it wrote before exiting. It
+  -- read until the socket was empty, so a child that inherited the socket
+  -- and kept writing held the host in that loop: every other renderer
+  -- waited as long as the child wrote. Now it reads what was queued when
+  -- the renderer exited, and closes the socket.
+  it("does not let a child that inherited a renderer's socket hold the host after the renderer exits", function()
+    local r = app({
+      ["mainhost.json"] = { main = "main.lua", renderers = {
+        { name = "evil", command = { "python3", "evil.py" } },
+        { name = "ui", script = "ui.lua" } } },
+      ["main.lua"] = [[
+        local mh = require("mainhost")
+        local ui
+        mh.app.on("web-contents-created", function(_, wc)
+          if wc.name == "ui" then ui = wc end
+          if wc.name == "evil" then
+            wc.on("render-process-gone", function() print("main: evil gone") ui.send("go") end)
+          end
+        end)
+        mh.ipcMain.on("flood", function() end)
+        mh.ipcMain.handle("ping", function() return "pong" end)
+        mh.ipcMain.on("done", function() mh.app.quit() end)
+      ]],
+      ["ui.lua"] = [[
+        local ipc = require("mainhost.renderer").ipcRenderer
+        ipc.on("go", function() print(ipc.invoke("ping")) ipc.send("done") end)
+      ]],
+      ["evil.py"] = [[
+import os, socket, sys, time
+s = socket.socket(fileno=int(os.environ["MAINHOST_IPC_FD"]))
+s.sendall(b'{"k":"hello","v":1,"pid":%d}\n' % os.getpid())
+if os.fork() == 0:
+    line = b'{"k":"send","ch":"flood","args":[' + b','.join([b'[]'] * 2000) + b']}\n'
+    end = time.time() + 60
+    try:
+        while time.time() < end:
+            s.sendall(line)
+    except OSError:
+        pass
+    os._exit(0)
+time.sleep(1)  # exit while the child floods
+os._exit(0)
+]],
+    }, { timeout = 30000 })
+    assert(has_line(r.stdout, "main: evil gone"), r.stdout .. r.stderr:sub(1, 2000))
+    assert.are.same({ "pong" }, lines_from(r.stdout, "[ui] "), r.stdout .. r.stderr:sub(1, 2000))
+  end)
+end)
