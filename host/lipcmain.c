@@ -977,7 +977,30 @@ static void wc_emit_ipc(lua_State *L, mh_renderer_t *r, const char *name, int ev
   lua_pop(L, 1);
 }
 
+#define REFUSALS_LOGGED_PER_SECOND 20
+
+static void refusals_unlogged(mh_renderer_t *r) {
+  if (!r->refuse_unlogged) return;
+  fprintf(stderr, "mainhost: renderer '%s' (id %d): %u more messages refused in that second, not logged\n",
+          r->name, r->id, r->refuse_unlogged);
+  r->refuse_unlogged = 0;
+}
+
+/* Logs a refusal: at most REFUSALS_LOGGED_PER_SECOND lines a second for a
+ * renderer, then only a count (a flood of bad lines must not turn into a
+ * flood of log lines many times its size). */
 static void refuse(mh_renderer_t *r, const char *why) {
+  uint64_t now = uv_now(H.loop);
+  if (now - r->refuse_window >= 1000) {
+    refusals_unlogged(r);
+    r->refuse_window = now;
+    r->refuse_logged = 0;
+  }
+  if (r->refuse_logged >= REFUSALS_LOGGED_PER_SECOND) {
+    r->refuse_unlogged++;
+    return;
+  }
+  r->refuse_logged++;
   fprintf(stderr, "mainhost: renderer '%s' (id %d): refused a message: %s\n", r->name, r->id,
           logsafe(why, (char[4 * 400 + 8]){0}, 400));
 }
@@ -1407,6 +1430,7 @@ static int l_renderer_gone(lua_State *L) {
 }
 
 void mh_lipc_renderer_gone(lua_State *L, mh_renderer_t *r, mh_gone_reason_t why, int restarting) {
+  refusals_unlogged(r);
   lua_pushcfunction(L, l_renderer_gone);
   lua_pushlightuserdata(L, r);
   lua_pushinteger(L, why);

@@ -16,6 +16,11 @@
 #define READ_CHUNK (16 * 1024)    /* the first buffer; it grows with the messages */
 #define READ_MAX (256 * 1024)  /* one read's size at most: limits are checked between reads */
 #define READS_PER_WAKE 16
+/* No further read in a wake once this many lines were handled: a peer
+ * sending tiny lines (each refused and logged, say) must not keep the loop
+ * from the other channels for long. The socket stays readable, so the rest
+ * comes at the next turn. Ordinary messages reach it only past a few MiB. */
+#define LINES_PER_WAKE 16384
 
 static void on_poll(uv_poll_t *h, int status, int events);
 static void group_flush(mh_chan_group_t *g);
@@ -91,6 +96,7 @@ void mh_chan_dispatch(mh_chan_t *c) {
     if (c->throttled) break;
     int r = mh_framer_next(&c->in, &line, &len);
     if (r == 1) {
+      c->lines++;
       c->on_line(c, line, len);
       /* A peer that sends requests and never reads their replies: stop
        * taking its lines until it has read half of what waits for it. */
@@ -125,7 +131,9 @@ static void release_idle(mh_chan_t *c) {
 /* Reads and dispatches what the socket holds, up to READS_PER_WAKE reads;
  * the first read waits as first_read says (READ_NOW: not at all). */
 static void do_read(mh_chan_t *c, int first_read) {
-  for (int i = 0; i < READS_PER_WAKE && !c->ended && !c->closing && !c->throttled; i++) {
+  unsigned lines0 = c->lines;
+  for (int i = 0; i < READS_PER_WAKE && !c->ended && !c->closing && !c->throttled &&
+                  c->lines - lines0 < LINES_PER_WAKE; i++) {
     ssize_t n = read_some(c, i == 0 ? first_read : READ_NOW);
     if (n == -EAGAIN || n == -EWOULDBLOCK) break;
     if (n <= 0) {
@@ -135,14 +143,13 @@ static void do_read(mh_chan_t *c, int first_read) {
       return;
     }
     /* A line over the limit ends the stream now, not after we have
-     * buffered many times the limit. */
+     * buffered many times the limit. Each read's lines are handled before
+     * the next read, so LINES_PER_WAKE can stop a flood of tiny lines. */
     int over = c->in.max_line && mh_framer_pending(&c->in) > c->in.max_line;
-    if (over || mh_framer_pending(&c->in) == 0 || (size_t)n < READ_CHUNK) {
-      dispatch(c);
-      if (over || (size_t)n < READ_CHUNK) {
-        release_idle(c);
-        return;
-      }
+    dispatch(c);
+    if (over || (size_t)n < READ_CHUNK) {
+      release_idle(c);
+      return;
     }
   }
   dispatch(c);

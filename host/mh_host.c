@@ -239,24 +239,40 @@ static void out_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
   buf->len = sizeof readbuf;
 }
 
-static void emit_line(mh_renderer_t *r, mh_outlines_t *o, const char *p, size_t n) {
+/* A renderer's output line longer than this is passed on in pieces of
+ * this size: the host holds at most this much of a line that has not
+ * ended (a renderer writing without newlines must not grow the host). */
+#define OUT_LINE_MAX (64 * 1024)
+/* Lines of one read are written with one fwrite, flushed at this size. */
+#define OUT_FLUSH_AT (256 * 1024)
+
+static mh_buf_t outq;  /* the prefixed lines of the read being passed on */
+
+static void out_flush(mh_outlines_t *o) {
+  if (!outq.len) return;
   FILE *f = o->is_err ? stderr : stdout;
-  /* One fwrite per line so lines of different renderers never interleave. */
-  mh_buf_t line = {0};
+  /* Whole lines in one write: lines of different renderers never
+   * interleave, and stdout's go out before stderr's that follow them. */
+  if (o->is_err) fflush(stdout);
+  fwrite(outq.data, 1, outq.len, f);
+  fflush(f);
+  outq.len = 0;
+  if (outq.cap > 4 * OUT_FLUSH_AT) mh_buf_free(&outq);
+}
+
+/* Queues "[NAME] " + what the line held back + p[0..n) + "\n". */
+static void emit_line(mh_renderer_t *r, mh_outlines_t *o, const char *p, size_t n) {
   size_t nl = strlen(r->name);
-  if (mh_buf_reserve(&line, nl + 4 + o->partial.len + n) == 0) {
-    mh_buf_putc(&line, '[');
-    mh_buf_put(&line, r->name, nl);
-    mh_buf_put(&line, "] ", 2);
-    mh_buf_put(&line, o->partial.data, o->partial.len);
-    mh_buf_put(&line, p, n);
-    mh_buf_putc(&line, '\n');
-    if (o->is_err) fflush(stdout);
-    fwrite(line.data, 1, line.len, f);
-    fflush(f);
+  if (mh_buf_reserve(&outq, outq.len + nl + 4 + o->partial.len + n) == 0) {
+    mh_buf_putc(&outq, '[');
+    mh_buf_put(&outq, r->name, nl);
+    mh_buf_put(&outq, "] ", 2);
+    mh_buf_put(&outq, o->partial.data, o->partial.len);
+    mh_buf_put(&outq, p, n);
+    mh_buf_putc(&outq, '\n');
   }
-  mh_buf_free(&line);
   o->partial.len = 0;
+  if (outq.len >= OUT_FLUSH_AT) out_flush(o);
 }
 
 static void out_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
@@ -266,17 +282,25 @@ static void out_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     const char *p = buf->base, *end = buf->base + nread;
     while (p < end) {
       const char *nl = memchr(p, '\n', (size_t)(end - p));
-      if (!nl) {
-        mh_buf_put(&o->partial, p, (size_t)(end - p));
+      if (nl) {
+        emit_line(r, o, p, (size_t)(nl - p));
+        p = nl + 1;
+        continue;
+      }
+      size_t n = (size_t)(end - p), room = OUT_LINE_MAX - o->partial.len;
+      if (n < room) {
+        mh_buf_put(&o->partial, p, n);
         break;
       }
-      emit_line(r, o, p, (size_t)(nl - p));
-      p = nl + 1;
+      emit_line(r, o, p, room);  /* a piece of a long line */
+      p += room;
     }
+    out_flush(o);
     return;
   }
   if (nread < 0) {
     if (o->partial.len) emit_line(r, o, "", 0);
+    out_flush(o);
     uv_close((uv_handle_t *)s, handle_closed);
   }
 }
@@ -799,6 +823,7 @@ static void shutdown_host(void) {
   free(H.mem);
   H.byid = H.mem = NULL;
   mh_buf_free(&H.scratch);
+  mh_buf_free(&outq);
 }
 
 /* Descriptors we inherited (a terminal's, a tool's) are not the

@@ -57,6 +57,8 @@ typedef struct mh_renderer {
   mh_pending_t pending;   /* invoke / sendSync ids awaiting their reply */
   size_t pending_sync;    /* how many of them are sendSync */
   int queue_full;         /* messages to it are being dropped (not reading) */
+  uint64_t refuse_window;  /* refusal log lines: when the current second began */
+  unsigned refuse_logged, refuse_unlogged;  /* in it: logged, and counted only */
   mh_emitter_t *ipc;      /* webContents.ipc */
   int wc_ref;             /* Lua webContents table (lipcmain.c) */
   int counts_ref;         /* its emitter's listener counts (per-message checks) */

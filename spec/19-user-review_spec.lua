@@ -270,4 +270,53 @@ os._exit(0)
     assert(has_line(r.stdout, "main: evil gone"), r.stdout .. r.stderr:sub(1, 2000))
     assert.are.same({ "pong" }, lines_from(r.stdout, "[ui] "), r.stdout .. r.stderr:sub(1, 2000))
   end)
+
+  -- The host kept a renderer's output line until its newline: one that
+  -- wrote without newlines grew the host without limit. A line is now
+  -- passed on in pieces of at most 64 KiB.
+  it("passes on a renderer's output line longer than 64 KiB in pieces, holding no more than that", function()
+    local r = app({
+      ["mainhost.json"] = { main = "main.lua", renderers = { { name = "w", command = { "python3", "w.py" } } } },
+      ["main.lua"] = [[
+        local mh = require("mainhost")
+        mh.app.on("window-all-closed", function() mh.app.quit() end)
+      ]],
+      ["w.py"] = [[
+import sys
+for _ in range(4):
+    sys.stdout.write("A" * 50000)
+sys.stdout.write("\nshort\n")
+sys.stdout.flush()
+]],
+    }, { timeout = 20000 })
+    local sizes = {}
+    for _, l in ipairs(lines_from(r.stdout, "[w] ")) do sizes[#sizes + 1] = #l end
+    assert.are.same({ 65536, 65536, 65536, 200000 - 3 * 65536, 5 }, sizes, r.stderr)
+  end)
+
+  -- Each refused line was logged: a flood of tiny bad lines became a log
+  -- many times its size (and one write to stderr per line). At most 20 are
+  -- logged a second for a renderer; the rest are counted in one line.
+  it("logs at most 20 refusals a second for a renderer, and counts the rest", function()
+    local r = app({
+      ["mainhost.json"] = { main = "main.lua", renderers = { { name = "evil", command = { "python3", "evil.py" } } } },
+      ["main.lua"] = [[
+        local mh = require("mainhost")
+        mh.app.on("window-all-closed", function() mh.app.quit() end)
+      ]],
+      ["evil.py"] = [[
+import os, socket
+s = socket.socket(fileno=int(os.environ["MAINHOST_IPC_FD"]))
+s.sendall(b'x\n' * 500)
+]],
+    }, { timeout = 20000 })
+    local logged, unlogged = 0, 0
+    for line in r.stderr:gmatch("[^\n]+") do
+      if line:find("renderer 'evil' (id 1): refused a message: ", 1, true) then logged = logged + 1 end
+      local n = line:match("renderer 'evil' %(id 1%): (%d+) more messages refused in that second, not logged")
+      if n then unlogged = unlogged + tonumber(n) end
+    end
+    assert.are.equal(500, logged + unlogged, r.stderr)
+    assert(logged <= 40, r.stderr)
+  end)
 end)
