@@ -34,7 +34,7 @@ static char MAIN_TOKEN;               /* the main script's token for the runner 
 static int main_failed;               /* the main script raised (test mode asks) */
 static char main_error[512];          /* and what it raised */
 static char TOKEN_KEY;                /* event[&TOKEN_KEY]: a sync event's request */
-static char FRAMES_KEY;               /* wc[&FRAMES_KEY]: frame objects by id */
+static char FRAMES_KEY;               /* wc[&FRAMES_KEY]: frame objects by id (weak) */
 
 /* A request awaiting its one reply (invoke or sendSync). Its user value is
  * the channel name. */
@@ -445,7 +445,14 @@ static void push_frame(lua_State *L, int wc_idx, int rid, int64_t frame) {
   lua_rawgetp(L, wc_idx, &FRAMES_KEY);
   if (lua_isnil(L, -1)) {
     lua_pop(L, 1);
+    /* Weak values: a frame object lives as long as someone holds it. The
+     * frame numbers are the renderer's to choose, and a renderer sending
+     * from a new number each time must not grow this table for ever. */
     lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "v");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
     lua_pushvalue(L, -1);
     lua_rawsetp(L, wc_idx, &FRAMES_KEY);
   }

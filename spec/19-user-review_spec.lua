@@ -319,4 +319,36 @@ s.sendall(b'x\n' * 500)
     assert.are.equal(500, logged + unlogged, r.stderr)
     assert(logged <= 40, r.stderr)
   end)
+
+  -- event.senderFrame's object was kept per frame number for the life of
+  -- the renderer, and the numbers are the renderer's to choose: one
+  -- sending from a new frame number each time grew the host's memory
+  -- without limit (~530 bytes a message). Frame objects are now held weakly.
+  it("does not keep a frame object for every frame number a renderer sends from", function()
+    local r = app({
+      ["mainhost.json"] = { main = "main.lua", renderers = { { name = "evil", command = { "python3", "evil.py" } } } },
+      ["main.lua"] = [[
+        local mh = require("mainhost")
+        collectgarbage()
+        local before = collectgarbage("count")
+        local seen = 0
+        mh.ipcMain.on("guarded", function(e) if e.senderFrame.name == "evil" then seen = seen + 1 end end)
+        mh.ipcMain.on("done", function()
+          collectgarbage()
+          collectgarbage()
+          print(("main: %d frames seen, %s KiB more"):format(seen,
+            collectgarbage("count") - before < 1024 and "under 1024" or math.floor(collectgarbage("count") - before)))
+          mh.app.quit()
+        end)
+      ]],
+      ["evil.py"] = [[
+import os, socket
+s = socket.socket(fileno=int(os.environ["MAINHOST_IPC_FD"]))
+s.sendall(b''.join(b'{"k":"send","ch":"guarded","frame":%d}\n' % n for n in range(2, 20002)))
+s.sendall(b'{"k":"send","ch":"done"}\n')
+s.recv(1)
+]],
+    }, { timeout = 30000 })
+    assert(has_line(r.stdout, "main: 20000 frames seen, under 1024 KiB more"), r.stdout .. r.stderr:sub(1, 2000))
+  end)
 end)
