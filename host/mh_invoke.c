@@ -13,13 +13,32 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #define MH_PENDING_MIN 16
 
-/* splitmix64's finalizer: request ids are usually sequential, and this
- * spreads them over the low bits used as the slot. */
+/* A key of this process's own, mixed into every id before the hash: the
+ * ids are the renderer's to choose, and without it one could pick ids that
+ * all land in one probe chain (the finalizer below can be inverted). */
+static uint64_t hash_key;
+
+static void hash_key_init(void) {
+  if (hash_key) return;
+  uint64_t k = 0;
+  if (getrandom(&k, sizeof k, GRND_NONBLOCK) != (ssize_t)sizeof k) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);  /* no entropy yet: something that varies */
+    k = (uint64_t)t.tv_nsec * 0x9e3779b97f4a7c15u ^ (uint64_t)t.tv_sec ^ (uint64_t)getpid() << 32;
+  }
+  hash_key = k | 1;
+}
+
+/* splitmix64's finalizer over the keyed id: request ids are usually
+ * sequential, and this spreads them over the low bits used as the slot. */
 static size_t mh_id_hash(int64_t id) {
-  uint64_t x = (uint64_t)id;
+  uint64_t x = (uint64_t)id ^ hash_key;
   x ^= x >> 30;
   x *= 0xbf58476d1ce4e5b9u;
   x ^= x >> 27;
@@ -29,6 +48,7 @@ static size_t mh_id_hash(int64_t id) {
 }
 
 void mh_pending_init(mh_pending_t *p) {
+  hash_key_init();
   memset(p, 0, sizeof *p);
 }
 

@@ -267,7 +267,52 @@ static void test_random(void) {
   mh_pending_close(&p);
 }
 
+/* ---- ids chosen to collide --------------------------------------------------
+ * The table hashes ids with splitmix64's finalizer, which can be inverted:
+ * without the process's key, a renderer could choose ids that all land on
+ * slot 0 and make every lookup walk one chain of thousands. */
+
+static uint64_t mul_inverse(uint64_t c) {  /* c odd: Newton's iteration mod 2^64 */
+  uint64_t x = c;
+  for (int i = 0; i < 6; i++) x *= 2 - c * x;
+  return x;
+}
+
+static uint64_t unxorshift(uint64_t y, int s) {  /* inverts x ^= x >> s */
+  uint64_t x = y;
+  for (int k = s; k < 64; k += s) x = y ^ (x >> s);
+  return x;
+}
+
+/* The id whose unkeyed finalizer gives x. */
+static int64_t unhash(uint64_t x) {
+  x = unxorshift(x, 31);
+  x *= mul_inverse(0x94d049bb133111ebu);
+  x = unxorshift(x, 27);
+  x *= mul_inverse(0xbf58476d1ce4e5b9u);
+  x = unxorshift(x, 30);
+  return (int64_t)x;
+}
+
+static void test_chosen_collisions(void) {
+  mh_pending_t p;
+  mh_pending_init(&p);
+  enum { N = 4096 };
+  for (uint64_t k = 1; k <= N; k++) CHECK_INT(mh_pending_add(&p, unhash(k << 24), MH_REQ_INVOKE), 0);
+  CHECK_INT(mh_pending_count(&p), N);
+  /* The longest run of taken slots: N without the key. */
+  size_t run = 0, longest = 0;
+  for (size_t i = 0; i < 2 * p.cap; i++) {
+    run = p.slots[i & (p.cap - 1)].kind ? run + 1 : 0;
+    if (run > longest) longest = run;
+  }
+  CHECK(longest < 256);
+  for (uint64_t k = 1; k <= N; k++) CHECK_INT(mh_pending_take(&p, unhash(k << 24)), MH_REQ_INVOKE);
+  mh_pending_close(&p);
+}
+
 int main(void) {
+  test_chosen_collisions();
   test_basic();
   test_odd_ids();
   test_tombstones();
