@@ -498,7 +498,7 @@ int mh_renderer_main(int argc, char **argv) {
     mh_lstate_add_path(L, dir);
   }
   if (mh_lstate_load(L, argv[2]) != LUA_OK) {
-    /* 127 before a word to the host: it reports launch-failed. */
+    /* 127 before anything sent to the host: it reports launch-failed. */
     mh_lstate_report(L, "cannot load the renderer script", lua_tostring(L, -1));
     return 127;
   }

@@ -162,6 +162,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, "mainhost: unknown option '%s'\n%s", a, usage);
     return 2;
   }
+  if (argc > 2 && argv[2][0] == '-') {
+    fprintf(stderr, "mainhost: options go before APP ('%s' comes after it)\n%s", argv[2], usage);
+    return 2;
+  }
   if (argc > 2) {
     fprintf(stderr, "mainhost: one APP at a time ('%s' is extra)\n", argv[2]);
     return 2;

@@ -314,12 +314,12 @@ static void proc_exit(uv_process_t *p, int64_t status, int sig) {
   r->term_signal = sig;
   live_procs--;
   uv_close((uv_handle_t *)p, handle_closed);
-  /* 126/127 before a word: the shell's and our exec shim's "could not
+  /* 126/127 before it sent anything: the shell's and our exec shim's "could not
    * run it" (the shim has said why on stderr). */
   if (!sig && (status == 126 || status == 127) && !r->said_anything && !r->launch_error) {
     char msg[512];
     const char *what = r->spec ? (r->spec->conf.script ? r->spec->conf.script : r->spec->conf.command[0]) : r->name;
-    snprintf(msg, sizeof msg, "'%s' could not start (exit status %d before a word; see its stderr above)",
+    snprintf(msg, sizeof msg, "'%s' could not start (exit status %d before it sent anything; see its stderr above)",
              what, (int)status);
     r->launch_error = strdup(msg);
     fprintf(stderr, "mainhost: renderer '%s' (id %d) could not start: %s\n", r->name, r->id, msg);
