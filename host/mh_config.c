@@ -783,6 +783,17 @@ static int cfg_file(mh_cfg_ctx_t *x, mh_config_t *c)
     goto error;
   }
   x->dir = c->dir;
+  /* Two mistakes jansson would report as a token error at an odd place. */
+  int c0 = getc(f), c1 = c0 == 0xEF ? getc(f) : EOF, c2 = c1 == 0xBB ? getc(f) : EOF;
+  if (c0 == EOF && !ferror(f)) {
+    cfg_fail(x, NULL, "the file is empty (a config is a JSON object: {\"main\": \"main.lua\", ...})");
+    goto error;
+  }
+  if (c0 == 0xEF && c1 == 0xBB && c2 == 0xBF) {
+    cfg_fail(x, NULL, "the file starts with a UTF-8 byte order mark; save it without one");
+    goto error;
+  }
+  rewind(f);
   /* Duplicate keys would make one of two settings silently lose. */
   root = json_loadf(f, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
   if (!root) {

@@ -409,8 +409,13 @@ static void test_invalid_json(void)
   const char *m = json_err("{\"main\": \"main.lua\", \"main\": \"main.lua\"}");
   CHECK(strncmp(m, "e/mainhost.json:1:", 18) == 0);
   CHECK(strstr(m, "invalid JSON: duplicate object key") != NULL);
-  m = json_err("");
+  CHECK_STR(json_err(""),
+            "e/mainhost.json: the file is empty (a config is a JSON object: {\"main\": \"main.lua\", ...})");
+  CHECK_STR(json_err("\xEF\xBB\xBF{\"main\": \"main.lua\"}"),
+            "e/mainhost.json: the file starts with a UTF-8 byte order mark; save it without one");
+  m = json_err(" ");
   CHECK(strncmp(m, "e/mainhost.json:", 16) == 0 && strstr(m, ": invalid JSON: ") != NULL);
+  CHECK(json_err("\xEF{}") != NULL && strstr(json_err("\xEF{}"), ": invalid JSON: ") != NULL);
   m = json_err("{} {}");
   CHECK(strstr(m, ": invalid JSON: end of file expected") != NULL);
   CHECK_STR(json_err("[]"), "e/mainhost.json: expected an object at the top level, got array");
