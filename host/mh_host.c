@@ -282,18 +282,21 @@ static void out_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     const char *p = buf->base, *end = buf->base + nread;
     while (p < end) {
       const char *nl = memchr(p, '\n', (size_t)(end - p));
-      if (nl) {
-        emit_line(r, o, p, (size_t)(nl - p));
-        p = nl + 1;
-        continue;
+      size_t n = (size_t)((nl ? nl : end) - p);
+      /* Past OUT_LINE_MAX, pieces of exactly that size, wherever the reads
+       * happened to split the line. */
+      while (o->partial.len + n > OUT_LINE_MAX) {
+        size_t room = OUT_LINE_MAX - o->partial.len;
+        emit_line(r, o, p, room);
+        p += room;
+        n -= room;
       }
-      size_t n = (size_t)(end - p), room = OUT_LINE_MAX - o->partial.len;
-      if (n < room) {
+      if (!nl) {
         mh_buf_put(&o->partial, p, n);
         break;
       }
-      emit_line(r, o, p, room);  /* a piece of a long line */
-      p += room;
+      emit_line(r, o, p, n);
+      p = nl + 1;
     }
     out_flush(o);
     return;

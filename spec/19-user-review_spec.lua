@@ -282,11 +282,14 @@ os._exit(0)
         mh.app.on("window-all-closed", function() mh.app.quit() end)
       ]],
       ["w.py"] = [[
-import sys
-for _ in range(4):
-    sys.stdout.write("A" * 50000)
-sys.stdout.write("\nshort\n")
-sys.stdout.flush()
+import os
+# Odd-sized writes, so that the host's reads split the line anywhere.
+left = 200000
+while left:
+    n = min(7001, left)
+    os.write(1, b"A" * n)
+    left -= n
+os.write(1, b"\nshort\n")
 ]],
     }, { timeout = 20000 })
     local sizes = {}
