@@ -100,7 +100,7 @@ void mh_chan_dispatch(mh_chan_t *c) {
       c->on_line(c, line, len);
       /* A peer that sends requests and never reads their replies: stop
        * taking its lines until it has read half of what waits for it. */
-      if (c->high_water && mh_chan_queued(c) >= c->high_water) {
+      if (c->high_water && !c->draining && mh_chan_queued(c) >= c->high_water) {
         c->throttled = 1;
         set_events(c, c->events & ~UV_READABLE);  /* or the readable peer spins the loop */
       }
@@ -164,11 +164,15 @@ void mh_chan_drain(mh_chan_t *c) {
   int queued = 0;
   if (ioctl(c->fd, FIONREAD, &queued) != 0 || queued < 0) queued = 0;
   size_t budget = (size_t)queued;
+  /* Nor may the throttle hold lines back now: the answers queued for the
+   * peer will never be read, and its lines would be lost. */
+  c->draining = 1;
   while (budget > 0 && !c->ended && !c->closing) {
     ssize_t n = read_some(c, READ_NOW);
     if (n == -EAGAIN || n == -EWOULDBLOCK) break;
     if (n <= 0) {
       dispatch(c);
+      c->draining = 0;
       end_stream(c, n == 0 ? 0 : (int)n);
       return;
     }
@@ -176,6 +180,7 @@ void mh_chan_drain(mh_chan_t *c) {
     dispatch(c);
   }
   dispatch(c);
+  c->draining = 0;
 }
 
 /* send() what is queued; never blocks. 0 when all is written. */
@@ -365,7 +370,9 @@ int mh_chan_set_blocking(mh_chan_t *c) {
 void mh_chan_group_set_waiter(mh_chan_group_t *g, mh_chan_t *c) { g->waiter = c; }
 
 mh_buf_t *mh_chan_out(mh_chan_t *c) {
-  if (c->closing || c->write_failed || c->close_when_flushed) return NULL;
+  /* Draining, the peer has exited: what we would write to it is dropped
+   * (nothing reads it, and the stream ends right after). */
+  if (c->closing || c->write_failed || c->close_when_flushed || c->draining) return NULL;
   if (c->high_water && mh_chan_queued(c) > 2 * c->high_water) {
     /* Reading stopped at high_water, yet replies of requests that were
      * already running kept coming and the peer still reads nothing: drop

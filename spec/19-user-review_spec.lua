@@ -354,4 +354,44 @@ s.recv(1)
     }, { timeout = 30000 })
     assert(has_line(r.stdout, "main: 20000 frames seen, under 1024 KiB more"), r.stdout .. r.stderr:sub(1, 2000))
   end)
+
+  -- The exit drain took the throttle off, but dispatching the drained lines
+  -- put it back on as soon as the answers queued for the exited renderer
+  -- passed the limit (or, without it, passed twice the limit and got the
+  -- renderer disconnected): its last lines were dropped, and logged as a
+  -- last message without a newline. Answers to an exited renderer are now
+  -- dropped while its lines are drained. Main's first listener holds the
+  -- host until the renderer has exited, so that its other lines are read
+  -- in the loop turn that sees the exit.
+  it("handles every line a renderer sent before exiting, even past maxQueuedBytes of unread answers", function()
+    local r = app({
+      ["mainhost.json"] = { main = "main.lua", limits = { maxQueuedBytes = 65536 },
+        renderers = { { name = "evil", command = { "python3", "evil.py" } } } },
+      ["main.lua"] = [[
+        local mh = require("mainhost")
+        local big, n = ("x"):rep(10000), 0
+        mh.ipcMain.on("wait-for-exit", function(e)
+          local deadline = os.time() + 10
+          repeat  -- until the renderer is a zombie (the host reaps it later)
+            local f = io.open("/proc/" .. e.processId .. "/stat")
+            local st = f and f:read("a"):match("^%d+ %b() (%a)")
+            if f then f:close() end
+          until st == "Z" or not st or os.time() > deadline
+        end)
+        mh.ipcMain.handle("big", function() n = n + 1 return big end)
+        mh.ipcMain.on("last", function() print("main: last handled after " .. n) end)
+        mh.app.on("window-all-closed", function() mh.app.quit() end)
+      ]],
+      ["evil.py"] = [[
+import os, socket, time
+s = socket.socket(fileno=int(os.environ["MAINHOST_IPC_FD"]))
+s.sendall(b'{"k":"send","ch":"wait-for-exit","args":[]}\n')
+time.sleep(0.2)  # the rest comes in a later read, with the exit
+s.sendall(b''.join(b'{"k":"invoke","ch":"big","id":%d,"args":[]}\n' % i for i in range(1, 41))
+          + b'{"k":"send","ch":"last","args":[]}\n')
+]],
+    }, { timeout = 30000 })
+    assert(has_line(r.stdout, "main: last handled after 40"), r.stdout .. r.stderr)
+    assert.is_nil(r.stderr:find("no newline", 1, true), r.stderr)
+  end)
 end)
