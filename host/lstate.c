@@ -175,22 +175,37 @@ static int l_running(lua_State *L) {
 }
 static char TRACEBACK_KEY;            /* registry[&TRACEBACK_KEY]: the last traceback */
 
+/* The text of an error value at 1, for the log: a string as is, a number
+ * as text, a table's string "message" (what the renderer gets, too), a
+ * __tostring's string, or nil. Run protected: a field or __tostring may
+ * raise. */
+static int error_log_text(lua_State *L) {
+  switch (lua_type(L, 1)) {
+    case LUA_TSTRING:
+      lua_settop(L, 1);
+      return 1;
+    case LUA_TNUMBER:
+      lua_pushvalue(L, 1);  /* lua_tostring converts in place: a copy, so the error stays a number */
+      lua_tostring(L, -1);
+      return 1;
+    case LUA_TTABLE:
+      if (lua_getfield(L, 1, "message") == LUA_TSTRING) return 1;
+      lua_pop(L, 1);
+      /* fall through */
+    default:
+      if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
+      return 0;
+  }
+}
+
 /* Keeps the error as it is (a handler's reply needs the object) and puts
  * the traceback aside for the report. */
 static int runner_msgh(lua_State *L) {
   const char *msg;
-  if (lua_type(L, 1) == LUA_TSTRING) {
-    msg = lua_tostring(L, 1);
-  } else if (lua_type(L, 1) == LUA_TNUMBER) {
-    lua_pushvalue(L, 1);  /* lua_tostring converts in place: a copy, so the error stays a number */
-    msg = lua_tostring(L, -1);
-  } else if (lua_type(L, 1) == LUA_TTABLE && (lua_pushliteral(L, "message"), lua_rawget(L, 1)) == LUA_TSTRING) {
-    msg = lua_tostring(L, -1);  /* {message = ...}: the text the renderer gets too */
-  } else if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) {
-    msg = lua_tostring(L, -1);
-  } else {
-    msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
-  }
+  lua_pushcfunction(L, error_log_text);
+  lua_pushvalue(L, 1);
+  if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_type(L, -1) == LUA_TSTRING) msg = lua_tostring(L, -1);
+  else msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
   luaL_traceback(L, L, msg, 1);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &TRACEBACK_KEY);
   lua_settop(L, 1);

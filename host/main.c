@@ -162,7 +162,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "mainhost: unknown option '%s'\n%s", a, usage);
     return 2;
   }
-  if (argc > 2 && argv[2][0] == '-') {
+  if (argc > 2 && argv[2][0] == '-' && argv[2][1]) {
     fprintf(stderr, "mainhost: options go before APP ('%s' comes after it)\n%s", argv[2], usage);
     return 2;
   }

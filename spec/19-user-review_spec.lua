@@ -103,28 +103,37 @@ s.sendall(b'{"k":"send","ch":"done","args":[]}\n')
   -- as "Error: 42" instead of Electron's "42". And the host's log said
   -- "(error object is a table value)" for error({message = ...}), whose
   -- text the renderer got.
-  it("passes error(42) on as 42, and logs an error object's message", function()
+  it("passes error(42) on as 42, and logs an error object's message, safely", function()
     local r = app({
       ["mainhost.json"] = { main = "main.lua", renderers = { { name = "ui", script = "ui.lua" } } },
       ["main.lua"] = [[
         local mh = require("mainhost")
         mh.ipcMain.handle("n", function() error(42) end)
         mh.ipcMain.handle("m", function() error({ message = "custom msg" }) end)
+        mh.ipcMain.handle("i", function() error(setmetatable({}, { __index = { message = "via index" } })) end)
+        mh.ipcMain.handle("r", function()
+          error(setmetatable({}, { __tostring = function() error("tostring boom") end }))
+        end)
         mh.ipcMain.on("done", function() mh.app.quit() end)
       ]],
       ["ui.lua"] = [[
         local ipc = require("mainhost.renderer").ipcRenderer
-        print(pcall(ipc.invoke, "n"))
-        print(pcall(ipc.invoke, "m"))
+        for _, ch in ipairs({ "n", "m", "i", "r" }) do print(pcall(ipc.invoke, ch)) end
         ipc.send("done")
       ]],
     }, { timeout = 20000 })
     assert.are.same({
       "false\tError invoking remote method 'n': 42",
       "false\tError invoking remote method 'm': Error: custom msg",
+      "false\tError invoking remote method 'i': Error: via index",
+      "false\tError invoking remote method 'r': Error: (a table error object whose text could not be read)",
     }, lines_from(r.stdout, "[ui] "), r.stdout .. r.stderr)
     assert(has_line(r.stderr, "mainhost: Error occurred in handler for 'n': 42"), r.stderr)
     assert(has_line(r.stderr, "mainhost: Error occurred in handler for 'm': custom msg"), r.stderr)
+    assert(has_line(r.stderr, "mainhost: Error occurred in handler for 'i': via index"), r.stderr)
+    -- The message handler's own read of the object raised: the log says so
+    -- instead of the error of __tostring replacing the handler's.
+    assert(has_line(r.stderr, "mainhost: Error occurred in handler for 'r': (error object is a table value)"), r.stderr)
   end)
 
   -- The encoder kept the tables on its way down in a fixed array of 256,
@@ -282,7 +291,7 @@ os._exit(0)
         mh.app.on("window-all-closed", function() mh.app.quit() end)
       ]],
       ["w.py"] = [[
-import os
+import os, time
 # Odd-sized writes, so that the host's reads split the line anywhere.
 left = 200000
 while left:
@@ -290,11 +299,15 @@ while left:
     os.write(1, b"A" * n)
     left -= n
 os.write(1, b"\nshort\n")
+# One byte short of the limit, then the rest in a later read.
+os.write(1, b"C" * 65535)
+time.sleep(0.2)
+os.write(1, b"BB\n")
 ]],
     }, { timeout = 20000 })
     local sizes = {}
     for _, l in ipairs(lines_from(r.stdout, "[w] ")) do sizes[#sizes + 1] = #l end
-    assert.are.same({ 65536, 65536, 65536, 200000 - 3 * 65536, 5 }, sizes, r.stderr)
+    assert.are.same({ 65536, 65536, 65536, 200000 - 3 * 65536, 5, 65536, 1 }, sizes, r.stderr)
   end)
 
   -- Each refused line was logged: a flood of tiny bad lines became a log
