@@ -12,31 +12,7 @@ local t = require("mainhost.test")
 local S = require("support.app")
 local lines_from, has_line, assert_line = S.lines_from, S.has_line, S.assert_line
 
--- The start of every Python renderer (stdlib only): `sock` is the IPC
--- socket on fd 3; send(bytes) writes it all; read_line() reads one line
--- (None at EOF); say(...) prints a line the host passes on as "[NAME] ...".
-local PY = [==[
-import json, os, socket, sys
-sock = socket.socket(fileno=int(os.environ["MAINHOST_IPC_FD"]))
-sock.setblocking(True)
-
-def send(data):
-    sock.sendall(data)
-
-_buf = b""
-def read_line():
-    global _buf
-    while b"\n" not in _buf:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return None
-        _buf += chunk
-    line, _buf = _buf.split(b"\n", 1)
-    return line
-
-def say(*a):
-    print(*a, flush=True)
-]==]
+local PY = S.PY  -- support.app's Python renderer prelude
 
 -- The start of every main script: support.app's (`say` prints a "main: "
 -- line, quit_on(ch) quits when a renderer sends ch), and

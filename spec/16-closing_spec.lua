@@ -245,20 +245,10 @@ print("evil: host hung up", flush=True)
         mh.ipcMain.handle("many", function(e, ...) return select("#", ...) end)
         mh.ipcMain.on("done", function() mh.app.quit() end)
       ]],
-      ["r.py"] = [[
-import os, socket
-s = socket.socket(fileno=int(os.environ["MAINHOST_IPC_FD"]))
-s.sendall(b'{"k":"invoke","ch":"many","id":7,"args":[' + b','.join([b'1'] * 1100000) + b']}\n')
-buf = b""
-while b'"result"' not in buf:
-    c = s.recv(65536)
-    if not c:
-        break
-    buf += c
-for line in buf.split(b"\n"):
-    if b'"result"' in line:
-        print(line.decode(), flush=True)
-s.sendall(b'{"k":"send","ch":"done","args":[]}\n')
+      ["r.py"] = S.PY .. [[
+send(b'{"k":"invoke","ch":"many","id":7,"args":[' + b','.join([b'1'] * 1100000) + b']}\n')
+print_results_until(b'"result"')
+send(b'{"k":"send","ch":"done","args":[]}\n')
 ]],
     }, { timeout = 60000 })
     assert.are.equal(0, r.code, r.stderr)
@@ -280,21 +270,11 @@ s.sendall(b'{"k":"send","ch":"done","args":[]}\n')
         mh.ipcMain.handle("many", function(e, ...) return select("#", ...) end)
         mh.ipcMain.on("done", function() mh.app.quit() end)
       ]],
-      ["r.py"] = [[
-import os, socket
-s = socket.socket(fileno=int(os.environ["MAINHOST_IPC_FD"]))
-s.sendall(b'{"k":"invoke","ch":"slow","id":7,"args":[]}\n')
-s.sendall(b'{"k":"invoke","ch":"many","id":7,"args":[' + b','.join([b'1'] * 1100000) + b']}\n')
-buf = b""
-while b"slow done" not in buf:
-    c = s.recv(65536)
-    if not c:
-        break
-    buf += c
-for line in buf.split(b"\n"):
-    if b'"result"' in line:
-        print(line.decode(), flush=True)
-s.sendall(b'{"k":"send","ch":"done","args":[]}\n')
+      ["r.py"] = S.PY .. [[
+send(b'{"k":"invoke","ch":"slow","id":7,"args":[]}\n')
+send(b'{"k":"invoke","ch":"many","id":7,"args":[' + b','.join([b'1'] * 1100000) + b']}\n')
+print_results_until(b"slow done")
+send(b'{"k":"send","ch":"done","args":[]}\n')
 ]],
     }, { timeout = 60000 })
     assert.are.equal(0, r.code, r.stderr)

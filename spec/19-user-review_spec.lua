@@ -60,28 +60,18 @@ describe("review by a new user", function()
         mh.ipcMain.on("ok", function(e) e.returnValue = "ok" end)
         mh.ipcMain.on("done", function() mh.app.quit() end)
       ]],
-      ["r.py"] = [[
-import os, socket
-s = socket.socket(fileno=int(os.environ["MAINHOST_IPC_FD"]))
-s.sendall(b'{"k":"sync","id":10,"frame":0,"ch":"ok"}\n'
-          b'{"k":"invoke","id":11,"frame":-3,"ch":"ok","args":[]}\n'
-          b'{"k":"invoke","id":12,"args":[]}\n'
-          b'{"k":"sync","id":13,"ch":"secret","args":[]}\n'
-          b'{"k":"invoke","id":14,"ch":"slow","args":[]}\n'
-          b'{"k":"invoke","id":14,"ch":"secret","args":[]}\n'
-          b'{"k":"invoke","id":14,"ch":"slow","args":[]}\n'
-          b'{"k":"invoke","id":15,"ch":"slow","args":[]}\n'
-          b'{"k":"sync","id":16,"ch":"ok","args":[]}\n')
-buf = b""
-while b"slow done" not in buf or b'"id":16' not in buf:
-    c = s.recv(65536)
-    if not c:
-        break
-    buf += c
-for line in buf.split(b"\n"):
-    if b'"result"' in line:
-        print(line.decode(), flush=True)
-s.sendall(b'{"k":"send","ch":"done","args":[]}\n')
+      ["r.py"] = S.PY .. [[
+send(b'{"k":"sync","id":10,"frame":0,"ch":"ok"}\n'
+     b'{"k":"invoke","id":11,"frame":-3,"ch":"ok","args":[]}\n'
+     b'{"k":"invoke","id":12,"args":[]}\n'
+     b'{"k":"sync","id":13,"ch":"secret","args":[]}\n'
+     b'{"k":"invoke","id":14,"ch":"slow","args":[]}\n'
+     b'{"k":"invoke","id":14,"ch":"secret","args":[]}\n'
+     b'{"k":"invoke","id":14,"ch":"slow","args":[]}\n'
+     b'{"k":"invoke","id":15,"ch":"slow","args":[]}\n'
+     b'{"k":"sync","id":16,"ch":"ok","args":[]}\n')
+print_results_until(b"slow done", b'"id":16')
+send(b'{"k":"send","ch":"done","args":[]}\n')
 ]],
     }, { timeout = 30000 })
     assert.are.equal(0, r.code, r.stderr)

@@ -27,6 +27,46 @@ local function quit_after(n)
 end
 ]]
 
+-- The start of a Python renderer (stdlib only): `sock` is the IPC socket on
+-- fd 3; send(bytes) writes it all; read_line() reads one line (None at
+-- EOF); say(...) prints a line the host passes on as "[NAME] ...";
+-- print_results_until(*needles) reads until every needle (bytes) has come,
+-- then prints each result line that came.
+M.PY = [==[
+import json, os, socket, sys
+sock = socket.socket(fileno=int(os.environ["MAINHOST_IPC_FD"]))
+sock.setblocking(True)
+
+def send(data):
+    sock.sendall(data)
+
+_buf = b""
+def read_line():
+    global _buf
+    while b"\n" not in _buf:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return None
+        _buf += chunk
+    line, _buf = _buf.split(b"\n", 1)
+    return line
+
+def say(*a):
+    print(*a, flush=True)
+
+def print_results_until(*needles):
+    global _buf
+    while not all(n in _buf for n in needles):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        _buf += chunk
+    for line in _buf.split(b"\n"):
+        if b'"result"' in line:
+            print(line.decode(), flush=True)
+    _buf = b""
+]==]
+
 -- Every renderer starts with this: `say` prints a line the host passes
 -- through as "[name] ...".
 M.UI_PRELUDE = [[
