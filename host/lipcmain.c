@@ -986,7 +986,7 @@ static void wc_emit_ipc(lua_State *L, mh_renderer_t *r, const char *name, int ev
 
 #define REFUSALS_LOGGED_PER_SECOND 20
 
-static void refusals_unlogged(mh_renderer_t *r) {
+void mh_lipc_refusals_unlogged(mh_renderer_t *r) {
   if (!r->refuse_unlogged) return;
   fprintf(stderr, "mainhost: renderer '%s' (id %d): %u more messages refused in that second, not logged\n",
           r->name, r->id, r->refuse_unlogged);
@@ -999,7 +999,7 @@ static void refusals_unlogged(mh_renderer_t *r) {
 static void refuse(mh_renderer_t *r, const char *why) {
   uint64_t now = uv_now(H.loop);
   if (now - r->refuse_window >= 1000) {
-    refusals_unlogged(r);
+    mh_lipc_refusals_unlogged(r);
     r->refuse_window = now;
     r->refuse_logged = 0;
   }
@@ -1437,7 +1437,7 @@ static int l_renderer_gone(lua_State *L) {
 }
 
 void mh_lipc_renderer_gone(lua_State *L, mh_renderer_t *r, mh_gone_reason_t why, int restarting) {
-  refusals_unlogged(r);
+  mh_lipc_refusals_unlogged(r);
   lua_pushcfunction(L, l_renderer_gone);
   lua_pushlightuserdata(L, r);
   lua_pushinteger(L, why);

@@ -687,6 +687,7 @@ static void close_all(void) {
     mh_renderer_t *r = H.byid[i];
     if (!r) continue;
     if (H.L) mh_lipc_fail_pending(H.L, r, "reply was never sent (the main process is quitting)");
+    mh_lipc_refusals_unlogged(r);  /* from now on nothing more is read from it */
     mh_host_close_renderer(r);
   }
 }

@@ -142,6 +142,8 @@ void mh_lipc_dispatch(mh_chan_t *c);
 void mh_lipc_renderer_gone(lua_State *L, mh_renderer_t *r, mh_gone_reason_t why,
                            int restarting);
 void mh_lipc_fail_pending(lua_State *L, mh_renderer_t *r, const char *why);
+/* Logs how many of the renderer's refusals were counted and not logged. */
+void mh_lipc_refusals_unlogged(mh_renderer_t *r);
 /* App events: returns 1 when a listener called event.preventDefault(). */
 int mh_lipc_app_event(lua_State *L, const char *name, int with_code, int code);
 /* 1 when the app has listeners for name. */
