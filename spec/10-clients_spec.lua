@@ -98,6 +98,8 @@ ipcMain.handle("pair", function() return "first", "second" end)
 ipcMain.handle("nil", function() return nil end)
 ipcMain.handle("nothing", function() end)
 ipcMain.handle("boom", function() error("boom") end)
+ipcMain.handle("empty-error", function() error(setmetatable({}, { __tostring = function() return "" end })) end)
+ipcMain.handle("echo", function(e, v) return v end)
 ipcMain.handle("raw-bytes", function() return "\xff\xfeA\xc3\xa9" end)
 ipcMain.handle("same-bytes", function(e, s) return s == "\xff\xfeA\xc3\xa9" end)
 ipcMain.on("emit", function(e, ch, n, ...)
@@ -217,6 +219,42 @@ process.send({ k: 'send', ch: 'ping', args: ['hello from node'] });
         "[node] missing Error: Error invoking remote method 'missing': Error: No handler registered for 'missing'",
         "main: done",
       })
+    end)
+
+    node_it("resolves invoke with undefined when the error text is empty, as Electron does", function()
+      local r = run_node(MAIN, client_js([[
+  const v = await ipcRenderer.invoke('empty-error');
+  console.log('empty error resolved', v === undefined ? 'undefined' : String(v));
+]]))
+      assert_lines(r, { "[node] empty error resolved undefined", "main: done" })
+    end)
+
+    node_it("reports a listener that throws or rejects on stderr, and goes on with the others", function()
+      local r = run_node(MAIN, client_js([[
+  ipcRenderer.on('tick', () => { throw new Error('listener failed'); });
+  ipcRenderer.on('tick', async () => { throw new Error('async listener failed'); });
+  ipcRenderer.on('tick', (event, i) => console.log('third listener got', i));
+  ipcRenderer.send('emit', 'tick', 2);
+  await ended();
+  await new Promise((resolve) => setImmediate(resolve));
+  console.log('still running');
+]]))
+      assert_order(r, { "[node] third listener got 1", "[node] third listener got 2", "[node] still running" })
+      assert_lines(r, { "main: done" })
+      assert.matches("mainhost: listener for 'tick': Error: listener failed", r.stderr, 1, true)
+      assert.matches("mainhost: listener for 'tick': Error: async listener failed", r.stderr, 1, true)
+    end)
+
+    node_it("refuses a value nested deeper than the host accepts, in the sender, for send and invoke", function()
+      local r = run_node(MAIN, client_js([[
+  const nest = (n) => { let v = 1; for (let i = 0; i < n; i++) v = [v]; return v; };
+  console.log('198 levels:', JSON.stringify(await ipcRenderer.invoke('echo', nest(198))).length);
+  try { ipcRenderer.send('log', nest(199)); } catch (e) { console.log('send:', e.message.slice(0, 20), e.message.endsWith('nested too deeply to send')); }
+  try { await ipcRenderer.invoke('echo', nest(199)); } catch (e) { console.log('invoke:', e.message.endsWith('nested too deeply to send')); }
+]]))
+      assert_lines(r, { "[node] 198 levels: " .. (198 * 2 + 1), "[node] send: argument 2 [0][0][0] true",
+        "[node] invoke: true", "main: done" })
+      assert.is_nil(r.stderr:find("refused a message", 1, true), r.stderr)
     end)
 
     node_it("calls on listeners with (event, ...args), where event has the sender and the frame id", function()

@@ -24,7 +24,9 @@
 //   nothing, null when it returned nil). On failure it rejects with
 //   `new Error("Error invoking remote method 'CHANNEL': " + TEXT)`, exactly
 //   as Electron does, where TEXT is the host's error (for example
-//   "Error: boom" or "Error: No handler registered for 'CHANNEL'"). invoke
+//   "Error: boom" or "Error: No handler registered for 'CHANNEL'"); as in
+//   Electron, an empty TEXT (a Lua error object whose __tostring gives "")
+//   resolves with undefined instead. invoke
 //   never throws synchronously: a bad channel or an argument that cannot be
 //   sent is a rejection too. If the channel to the host closes while an
 //   invoke waits, it rejects with TEXT "reply was never sent (the channel to
@@ -41,7 +43,11 @@
 //   removeListener / removeAllListeners / listenerCount / listeners /
 //   eventNames: ipcRenderer is a Node EventEmitter, as in Electron. Listeners
 //   get (event, ...args) for each `webContents.send` / `event.reply` message,
-//   with event = { sender: ipcRenderer, frameId, ports: [] }. A message on a
+//   with event = { sender: ipcRenderer, frameId, ports: [] }. A listener
+//   that throws, or returns a promise that rejects, does not end the
+//   renderer (Electron reports it and the page goes on): the error is
+//   written to stderr as "mainhost: listener for 'CHANNEL': ..." and the
+//   other listeners still run, as in mainhost's Lua renderers. A message on a
 //   channel with no listener is dropped, including the channel 'error'
 //   (which would otherwise make an EventEmitter throw). EventEmitter's own
 //   event names ('newListener', 'removeListener') are also channel names
@@ -69,7 +75,9 @@
 //   Electron's structured clone carries but JSON empties (Map, Set,
 //   ArrayBuffer, typed arrays other than Buffer), for example
 //   "argument 2 [0].f: function cannot be sent". Arguments are numbered as
-//   written, the channel being argument 1.
+//   written, the channel being argument 1. So is a value nested deeper than
+//   the host accepts (MAINHOST_MAX_DEPTH - 2 levels, 198 by default):
+//   "argument 2 [0][0]...: nested too deeply to send".
 //
 // Lifetime: requiring this module says hello to the host (the main script's
 // webContents gets did-finish-load) and listens on the channel, so the
@@ -92,8 +100,13 @@ const SEND_SYNC_MESSAGE =
   '(process.send) cannot block until the reply arrives. Use ' +
   '`await ipcRenderer.invoke(channel, ...args)` with ipcMain.handle in the main process instead.';
 
-// Why v cannot be sent as JSON without change, or null when it can.
-function refusal(v, path, seen) {
+// The deepest nesting the host accepts in an argument: its limit for a
+// whole message, less the message object and its args array.
+const MAX_ARG_DEPTH = (parseInt(process.env.MAINHOST_MAX_DEPTH, 10) || 200) - 2;
+
+// Why v cannot be sent as JSON without change, or null when it can. depth:
+// the containers v is in.
+function refusal(v, path, seen, depth) {
   switch (typeof v) {
     case 'string':
     case 'boolean':
@@ -114,17 +127,18 @@ function refusal(v, path, seen) {
   if (v === null) return null;
   if (typeof v.toJSON === 'function') {
     const j = v.toJSON();
-    if (j !== v) return refusal(j, path, seen);
+    if (j !== v) return refusal(j, path, seen, depth);
   }
   if (v instanceof Map || v instanceof Set || v instanceof ArrayBuffer || ArrayBuffer.isView(v)) {
     return [path, (v.constructor && v.constructor.name || 'object') + ' cannot be sent'];
   }
   if (seen.has(v)) return [path, 'object contains itself (a cycle) and cannot be sent'];
+  if (depth >= MAX_ARG_DEPTH) return [path, 'nested too deeply to send'];
   seen.add(v);
   try {
     if (Array.isArray(v)) {
       for (let i = 0; i < v.length; i++) {
-        const r = refusal(v[i], path + '[' + i + ']', seen);
+        const r = refusal(v[i], path + '[' + i + ']', seen, depth + 1);
         if (r) return r;
       }
     } else {
@@ -134,7 +148,7 @@ function refusal(v, path, seen) {
         // for undefined; a function or symbol member is a loss, so refuse.
         if (x === undefined) continue;
         const key = /^[A-Za-z_$][\w$]*$/.test(k) ? '.' + k : '[' + JSON.stringify(k) + ']';
-        const r = refusal(x, path + key, seen);
+        const r = refusal(x, path + key, seen, depth + 1);
         if (r) return r;
       }
     }
@@ -146,7 +160,7 @@ function refusal(v, path, seen) {
 
 function checkArgs(args) {
   for (let i = 0; i < args.length; i++) {
-    const r = refusal(args[i], '', new Set());
+    const r = refusal(args[i], '', new Set(), 0);
     if (r) {
       const where = r[0] ? ' ' + r[0] : '';
       throw new TypeError('argument ' + (i + 2) + where + ': ' + r[1]);
@@ -202,11 +216,18 @@ function settle(m) {
   const p = pending.get(m.id);
   if (!p) return;
   pending.delete(m.id);
-  if (typeof m.error === 'string') {
+  if (typeof m.error === 'string' && m.error !== '') {
     p.reject(new Error(`Error invoking remote method '${p.channel}': ${m.error}`));
+  } else if (m.error === '') {
+    p.resolve(undefined);  // Electron: an empty error text is falsy, the invoke resolves
   } else {
     p.resolve(Array.isArray(m.args) ? m.args[0] : undefined);
   }
+}
+
+function reportListenerError(channel, e) {
+  const text = e && e.stack ? e.stack : String(e);
+  process.stderr.write(`mainhost: listener for '${channel}': ${text}\n`);
 }
 
 function onMessage(m) {
@@ -216,7 +237,18 @@ function onMessage(m) {
     if (frameId !== 1 || typeof m.ch !== 'string') return;
     if (ipcRenderer.listenerCount(m.ch) === 0) return;
     const args = Array.isArray(m.args) ? m.args : [];
-    ipcRenderer.emit(m.ch, { sender: ipcRenderer, frameId, ports: [] }, ...args);
+    const event = { sender: ipcRenderer, frameId, ports: [] };
+    // Each listener on its own: one that throws or rejects is reported and
+    // the others still run (rawListeners keeps once's wrappers, which
+    // remove themselves and return the listener's result).
+    for (const fn of ipcRenderer.rawListeners(m.ch)) {
+      try {
+        const r = fn.call(ipcRenderer, event, ...args);
+        if (r && typeof r.then === 'function') r.then(undefined, (e) => reportListenerError(m.ch, e));
+      } catch (e) {
+        reportListenerError(m.ch, e);
+      }
+    }
   } else if (m.k === 'result') {
     settle(m);
   }
