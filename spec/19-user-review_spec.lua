@@ -88,6 +88,40 @@ send(b'{"k":"send","ch":"done","args":[]}\n')
     }, results, r.stdout .. r.stderr)
   end)
 
+  -- The position Lua puts before an error message was looked for anywhere
+  -- in the first line: a message without one lost everything up to its own
+  -- ":<digits>: " ("save to 10.0.0.5:8080: failed" became "failed").
+  it("removes only the position Lua put first from an error's text, and sends a message without one whole",
+    function()
+    local r = app({
+      ["mainhost.json"] = { main = "main.lua", renderers = { { name = "ui", script = "ui.lua" } } },
+      ["main.lua"] = [[
+        local mh = require("mainhost")
+        mh.ipcMain.handle("a", function() error("boom") end)
+        mh.ipcMain.handle("b", function() error("save to 10.0.0.5:8080: failed", 0) end)
+        mh.ipcMain.handle("c", function()
+          local _, err = pcall(error, "disk full", 0)
+          error("save failed: main.lua:7: " .. err, 0)
+        end)
+        mh.ipcMain.handle("d", function() error("/home/me/My App/main.lua:3: boom", 0) end)
+        mh.ipcMain.handle("e", function() load("error('in a string chunk')")() end)
+        mh.ipcMain.on("done", function() mh.app.quit() end)
+      ]],
+      ["ui.lua"] = [[
+        local ipc = require("mainhost.renderer").ipcRenderer
+        for _, ch in ipairs({ "a", "b", "c", "d", "e" }) do print(select(2, pcall(ipc.invoke, ch))) end
+        ipc.send("done")
+      ]],
+    }, { timeout = 20000 })
+    assert.are.same({
+      "Error invoking remote method 'a': Error: boom",
+      "Error invoking remote method 'b': Error: save to 10.0.0.5:8080: failed",
+      "Error invoking remote method 'c': Error: save failed: main.lua:7: disk full",
+      "Error invoking remote method 'd': Error: boom",
+      "Error invoking remote method 'e': Error: in a string chunk",
+    }, lines_from(r.stdout, "[ui] "), r.stdout .. r.stderr)
+  end)
+
   -- The runner's message handler read a number error with lua_tostring,
   -- which turned it into a string in place: error(42) reached the renderer
   -- as "Error: 42" instead of Electron's "42". And the host's log said
