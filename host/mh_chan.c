@@ -85,6 +85,12 @@ void mh_chan_dispatch(mh_chan_t *c) {
   while (!c->closing) {
     const char *line;
     size_t len;
+    if (c->end_later && c->deferred_pos >= c->deferred.len) {
+      c->end_later = 0;
+      c->dispatching = 0;
+      end_stream(c, c->end_later_status);
+      return;
+    }
     if (c->deferred_pos < c->deferred.len) {
       /* Deferred lines may move as more are deferred: copy the header out
        * first and hand over a stable pointer (the buffer only grows while
@@ -392,14 +398,35 @@ mh_buf_t *mh_chan_out(mh_chan_t *c) {
 
 size_t mh_chan_queued(const mh_chan_t *c) { return c->out.len - c->out_pos; }
 
+static int defer_line(mh_chan_t *c, const char *line, size_t n);
+static void schedule_redispatch(mh_chan_t *c);
+
 int mh_chan_flush_blocking(mh_chan_t *c) {
+  /* While we wait to write, the peer may be waiting for us to read (its
+   * answers to what we sent, say): take what comes and hold it back, to
+   * be delivered from the loop, or both sides would wait for ever. */
+  int reading = !c->ended && !c->end_later;
   for (;;) {
     if (c->write_failed) return UV_EPIPE;
     int rc = write_some(c);
     if (rc == 0) return 0;
     if (rc < 0) return UV_EPIPE;
-    struct pollfd pfd = {c->fd, POLLOUT, 0};
-    if (poll(&pfd, 1, -1) < 0 && errno != EINTR) return -errno;
+    struct pollfd pfd = {c->fd, (short)(POLLOUT | (reading ? POLLIN : 0)), 0};
+    if (poll(&pfd, 1, -1) < 0) {
+      if (errno != EINTR) return -errno;
+      continue;
+    }
+    if (!reading || !(pfd.revents & (POLLIN | POLLHUP | POLLERR))) continue;
+    ssize_t n = read_some(c, READ_NOW);
+    if (n <= 0) {
+      if (n != -EAGAIN && n != -EWOULDBLOCK) reading = 0;  /* the end: the read side sees it later */
+      continue;
+    }
+    const char *line;
+    size_t len;
+    while (mh_framer_next(&c->in, &line, &len) == 1)
+      if (defer_line(c, line, len) != 0) return UV_ENOMEM;
+    schedule_redispatch(c);
   }
 }
 
@@ -435,7 +462,7 @@ int mh_chan_wait(mh_chan_t *c, int (*match)(void *ud, const char *l, size_t n),
 static int wait_line(mh_chan_t *c, int (*match)(void *ud, const char *l, size_t n),
                      void (*got)(void *ud, const char *l, size_t n), void *ud) {
   for (;;) {
-    if (c->ended) return UV_EOF;
+    if (c->ended || c->end_later) return UV_EOF;
     const char *line;
     size_t len;
     int r;
@@ -458,7 +485,16 @@ static int wait_line(mh_chan_t *c, int (*match)(void *ud, const char *l, size_t 
       continue;
     }
     if (n <= 0) {
-      end_stream(c, n == 0 ? 0 : (int)n);
+      int status = n == 0 ? 0 : (int)n;
+      if (c->deferred_pos < c->deferred.len) {
+        /* Lines came before the end: they are delivered first (from the
+         * loop, as after any wait), then the end is reported. */
+        c->end_later = 1;
+        c->end_later_status = status;
+        set_events(c, c->events & ~UV_READABLE);
+      } else {
+        end_stream(c, status);
+      }
       return n == 0 ? UV_EOF : (int)n;
     }
   }

@@ -437,11 +437,24 @@ enum { PUT_OK = 0, PUT_NOMEM = -1, PUT_DEEP = -2 };
 /* The start of each kind of line, through the "ch" key. */
 #define HEAD_ARGS(kind) MH_WIRE_HEAD(kind), sizeof MH_WIRE_HEAD(kind) - 1
 
+/* How deeply one argument may nest: the host's limit for a whole message
+ * (MAINHOST_MAX_DEPTH, which it sets) less the message object and its args
+ * array; MH_CLIENT_MAX_DEPTH without one. Read once. */
+static int arg_depth_limit(void) {
+  static int limit;
+  if (!limit) {
+    const char *s = getenv("MAINHOST_MAX_DEPTH");
+    long v = s && *s ? strtol(s, NULL, 10) : 0;
+    limit = v > 2 && v <= 100000 ? (int)v - 2 : MH_CLIENT_MAX_DEPTH;
+  }
+  return limit;
+}
+
 /* depth: containers already open around v within its argument. */
-static int put_value(mh_buf_t *b, json_t *v, int depth) {
+static int put_value(mh_buf_t *b, json_t *v, int depth, int max_depth) {
   switch (json_typeof(v)) {
     case JSON_OBJECT: {
-      if (depth >= MH_CLIENT_MAX_DEPTH) return PUT_DEEP;
+      if (depth >= max_depth) return PUT_DEEP;
       if (mh_buf_putc(b, '{')) return PUT_NOMEM;
       int first = 1;
       for (void *it = json_object_iter(v); it; it = json_object_iter_next(v, it)) {
@@ -450,17 +463,17 @@ static int put_value(mh_buf_t *b, json_t *v, int depth) {
         if (mh_wire_put_string(b, json_object_iter_key(it), json_object_iter_key_len(it)) ||
             mh_buf_putc(b, ':'))
           return PUT_NOMEM;
-        int rc = put_value(b, json_object_iter_value(it), depth + 1);
+        int rc = put_value(b, json_object_iter_value(it), depth + 1, max_depth);
         if (rc) return rc;
       }
       return mh_buf_putc(b, '}') ? PUT_NOMEM : PUT_OK;
     }
     case JSON_ARRAY: {
-      if (depth >= MH_CLIENT_MAX_DEPTH) return PUT_DEEP;
+      if (depth >= max_depth) return PUT_DEEP;
       if (mh_buf_putc(b, '[')) return PUT_NOMEM;
       for (size_t i = 0, n = json_array_size(v); i < n; i++) {
         if (i && mh_buf_putc(b, ',')) return PUT_NOMEM;
-        int rc = put_value(b, json_array_get(v, i), depth + 1);
+        int rc = put_value(b, json_array_get(v, i), depth + 1, max_depth);
         if (rc) return rc;
       }
       return mh_buf_putc(b, ']') ? PUT_NOMEM : PUT_OK;
@@ -499,11 +512,11 @@ static int put_message(mh_client_t *c, const char *head, size_t headn, const cha
   bad = bad || mh_buf_put(b, ",\"args\":[", 9);
   for (size_t i = 0, n = args ? json_array_size(args) : 0; !bad && i < n; i++) {
     if (i && mh_buf_putc(b, ',')) bad = 1;
-    int rc = bad ? PUT_NOMEM : put_value(b, json_array_get(args, i), 0);
+    int rc = bad ? PUT_NOMEM : put_value(b, json_array_get(args, i), 0, arg_depth_limit());
     if (rc == PUT_DEEP) {
       b->len = mark;
       snprintf(why, whylen, "args[%zu]: nested too deeply to send (more than %d levels)", i,
-               MH_CLIENT_MAX_DEPTH);
+               arg_depth_limit());
       return UV_EINVAL;
     }
     if (rc) bad = 1;
@@ -572,6 +585,7 @@ int mh_client_once(mh_client_t *c, const char *channel, mh_client_listener_cb cb
 }
 
 int mh_client_off(mh_client_t *c, const char *channel, mh_client_listener_cb cb, void *ud) {
+  if (!c || !channel) return UV_EINVAL;
   listener_t *last = NULL;
   size_t n = strlen(channel);
   for (listener_t *l = c->listeners; l; l = l->next)
@@ -582,6 +596,7 @@ int mh_client_off(mh_client_t *c, const char *channel, mh_client_listener_cb cb,
 }
 
 void mh_client_remove_all_listeners(mh_client_t *c, const char *channel) {
+  if (!c) return;
   size_t n = channel ? strlen(channel) : 0;
   listener_t **pp = &c->listeners;
   while (*pp) {
@@ -597,6 +612,7 @@ void mh_client_remove_all_listeners(mh_client_t *c, const char *channel) {
 }
 
 size_t mh_client_listener_count(mh_client_t *c, const char *channel) {
+  if (!c || !channel) return 0;
   size_t count = 0, n = strlen(channel);
   for (listener_t *l = c->listeners; l; l = l->next) count += same_channel(l, channel, n);
   return count;
@@ -856,7 +872,8 @@ static json_t *request_sync(mh_client_t *c, const char *head, size_t headn, cons
   const char *text = NULL;
   if (rc != 0) {
     text = "the host closed the channel";
-    if (!c->ended) on_end(&c->chan, rc);
+    /* With lines held back, the channel reports the end after them. */
+    if (!c->ended && !c->chan.end_later) on_end(&c->chan, rc);
   } else if (w.fast) {
     if (w.has_error) text = c->text.data;
     else a = w.args;
@@ -883,11 +900,19 @@ static json_t *request_sync(mh_client_t *c, const char *head, size_t headn, cons
   return res;
 }
 
+/* The sync forms' answer to a NULL client or channel. */
+static json_t *bad_sync_args(char **error) {
+  if (error) *error = dup_str("invalid argument: a NULL client or channel");
+  return NULL;
+}
+
 json_t *mh_client_send_sync(mh_client_t *c, const char *channel, json_t *args, int frame, char **error) {
+  if (!c || !channel) return bad_sync_args(error);
   return request_sync(c, HEAD_ARGS("sync"), "Error in sendSync for ", channel, args, frame, 0, error);
 }
 
 json_t *mh_client_invoke_sync(mh_client_t *c, const char *channel, json_t *args, int frame, char **error) {
+  if (!c || !channel) return bad_sync_args(error);
   return request_sync(c, HEAD_ARGS("invoke"), "Error invoking remote method ", channel, args, frame, 1, error);
 }
 
@@ -931,6 +956,7 @@ int mh_client_invoke(mh_client_t *c, const char *channel, json_t *args, int fram
 }
 
 int mh_client_hello(mh_client_t *c) {
+  if (!c) return UV_EINVAL;
   mh_buf_t *b = c->ended || c->closing ? NULL : mh_chan_out(&c->chan);
   if (!b) return UV_EPIPE;
   char hello[96];
@@ -939,16 +965,18 @@ int mh_client_hello(mh_client_t *c) {
   return mh_buf_put(b, hello, (size_t)n) ? UV_ENOMEM : 0;
 }
 
-uv_loop_t *mh_client_loop(mh_client_t *c) { return c->loop; }
+uv_loop_t *mh_client_loop(mh_client_t *c) { return c ? c->loop : NULL; }
 
-int mh_client_is_closed(const mh_client_t *c) { return c->ended || c->closing; }
+int mh_client_is_closed(const mh_client_t *c) { return !c || c->ended || c->closing; }
 
 int mh_client_flush(mh_client_t *c) {
+  if (!c) return UV_EINVAL;
   if (c->ended || c->closing) return UV_EPIPE;
   return mh_chan_flush_blocking(&c->chan);
 }
 
 int mh_client_run(mh_client_t *c) {
+  if (!c) return UV_EINVAL;
   if (c->in_run) return UV_EBUSY;
   if (c->closing) return UV_EINVAL;
   c->in_run = 1;
@@ -967,7 +995,7 @@ int mh_client_run(mh_client_t *c) {
 }
 
 void mh_client_stop(mh_client_t *c) {
-  if (!c->in_run) return;
+  if (!c || !c->in_run) return;
   c->stopping = 1;
   uv_stop(c->loop);
 }
@@ -990,6 +1018,9 @@ static void on_chan_closed(mh_chan_t *ch) { handle_closed(ch->data); }
  * now, with the caller's from the last close callback. */
 static void finish_close(mh_client_t *c) {
   if (!c->owns_loop) return;
+  /* A uv_stop() left pending (the end came in a blocking call inside
+   * mh_client_run) makes the first uv_run return at once: run twice. */
+  uv_run(c->loop, UV_RUN_NOWAIT);
   uv_run(c->loop, UV_RUN_DEFAULT);
   if (uv_loop_close(c->loop) != 0) {
     /* The caller left handles open on our loop: keep the memory rather
@@ -1001,6 +1032,7 @@ static void finish_close(mh_client_t *c) {
 }
 
 int mh_client_open(uv_loop_t *loop, int fd, mh_client_t **out) {
+  if (!out) return UV_EINVAL;
   *out = NULL;
   /* Our children must not hold the host's socket. (Its blocking mode is
    * set below, once it is ours: only the waits block.) */
@@ -1049,6 +1081,7 @@ int mh_client_open(uv_loop_t *loop, int fd, mh_client_t **out) {
 }
 
 int mh_client_connect(uv_loop_t *loop, mh_client_t **out) {
+  if (!out) return UV_EINVAL;
   *out = NULL;
   const char *s = getenv("MAINHOST_IPC_FD");
   if (!s || !*s) return UV_ENOENT;

@@ -24,11 +24,13 @@ local QUIT_ON_DONE = [[
 mh.ipcMain.once("done", function() mh.app.quit() end)
 ]]
 
--- Runs `client_renderer SCENARIO` against a main script.
-local function run(scenario, main)
+-- Runs `client_renderer SCENARIO` against a main script (limits: the
+-- config's, if given).
+local function run(scenario, main, limits)
   local r = t.run_app({
     ["main.lua"] = 'local mh = require("mainhost")\n' .. main,
-    ["mainhost.json"] = { main = "main.lua", renderers = { { name = "c", command = { client_renderer, scenario } } } },
+    ["mainhost.json"] = { main = "main.lua", limits = limits,
+      renderers = { { name = "c", command = { client_renderer, scenario } } } },
   })
   r.c = c_lines(r.stdout)
   return r
@@ -295,5 +297,96 @@ mh.ipcMain.on("tick", function(_, n) print("main: tick " .. n) end)
       assert.are.equal(3, r.code)
       assert.are.equal(case.want .. "\n", r.stdout)
     end
+  end)
+
+  describe("found by a review of the library", function()
+    -- The result of an invoke and a message came while a sendSync waited,
+    -- then the end: the end was reported first (the invoke failed with
+    -- "the host closed the channel", from inside the sendSync) and the
+    -- result was dropped.
+    it("delivers what came before the end of the channel during a sendSync, then the end", function()
+      local r = run("lostresult", [[
+mh.ipcMain.handle("quick", function() return "ok" end)
+mh.ipcMain.on("sync-then-close", function(e)
+  e.reply("note", "sent before close")
+  e.sender.close()
+end)
+mh.app.on("window-all-closed", function() mh.app.quit() end)
+]])
+      assert.are.equal(0, r.code, r.stderr)
+      assert.same(with_end({
+        "sync-then-close error: Error in sendSync for 'sync-then-close': the host closed the channel",
+        'quick ["ok"]',
+        'note "note" frame 1 ["sent before close"]',
+      }), r.c)
+    end)
+
+    -- Requests queued faster than they could be written, while the host
+    -- answered them past maxQueuedBytes: the client waited to write without
+    -- reading, the host stopped reading until its answers were read, and
+    -- both waited for ever.
+    it("reads the host's answers while it waits to write its own requests", function()
+      local r = run("manyinvokes", [[
+mh.ipcMain.handle("big", function(e, n) return ("y"):rep(n) end)
+]] .. QUIT_ON_DONE, { maxQueuedBytes = 1048576 })
+      assert.is_false(r.timed_out, r.stderr)
+      assert.are.equal(0, r.code, r.stderr)
+      assert.same(with_end({ "every big result came" }), r.c)
+    end)
+
+    -- The end came in a blocking call inside mh_client_run: its uv_stop()
+    -- stayed pending, so mh_client_close's run of the loop returned at once
+    -- and the client, its loop and fd 3 were never freed.
+    it("closes everything when the channel ended in a blocking call inside mh_client_run", function()
+      local r = run("stalestop", [[
+mh.ipcMain.on("first", function(e)
+  e.reply("ask")
+  e.returnValue = "first done"
+end)
+mh.ipcMain.on("x", function(e) e.sender.close() end)
+mh.app.on("window-all-closed", function() mh.app.quit() end)
+]])
+      assert.are.equal(0, r.code, r.stderr)
+      assert.same(with_end({
+        'first "first done"',
+        "x error: Error in sendSync for 'x': the host closed the channel",
+      }), r.c)
+      assert.is_nil(r.stderr:find("handles are still open", 1, true), r.stderr)
+    end)
+
+    -- The client's depth limit was fixed at 198: with a smaller
+    -- limits.maxDepth its send reported success and the host dropped the
+    -- message. It follows MAINHOST_MAX_DEPTH now.
+    it("refuses arguments nested deeper than the host's maxDepth allows, before sending", function()
+      local r = run("depth", [[
+mh.ipcMain.on("log", function(e) print("main: log") end)
+]] .. QUIT_ON_DONE, { maxDepth = 64 })
+      assert.are.equal(0, r.code, r.stderr)
+      assert.same(with_end({
+        "send 62 levels: 0",
+        "send 63 levels: EINVAL",
+        "sync 63 levels error: args[0]: nested too deeply to send (more than 62 levels)",
+      }), r.c)
+      assert.matches("main: log", r.stdout, 1, true)
+      assert.is_nil(r.stderr:find("refused a message", 1, true), r.stderr)
+    end)
+
+    it("refuses a NULL client or channel in every function instead of crashing", function()
+      local r = run("nulls", QUIT_ON_DONE)
+      assert.are.equal(0, r.code, r.stderr)
+      assert.same(with_end({
+        "send_sync(NULL) error: invalid argument: a NULL client or channel",
+        "send_sync(c, NULL) error: invalid argument: a NULL client or channel",
+        "invoke_sync(c, NULL) error: invalid argument: a NULL client or channel",
+        "off(c, NULL): EINVAL",
+        "off(NULL): EINVAL",
+        "listener_count(c, NULL): 0",
+        "hello(NULL): EINVAL",
+        "flush(NULL): EINVAL",
+        "run(NULL): EINVAL",
+        "is_closed(NULL): 1, loop(NULL): (nil)",
+        "connect(NULL, NULL): EINVAL",
+      }), r.c)
+    end)
   end)
 end)

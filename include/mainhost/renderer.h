@@ -34,7 +34,12 @@
  *   only; json_incref() it to keep it. No function here steals a reference
  *   you pass: `args` is always borrowed, so pass json_pack(...) through a
  *   variable and json_decref() it after the call.
- * - `args` is a JSON array of the arguments, or NULL for none.
+ * - `args` is a JSON array of the arguments, or NULL for none. A NULL
+ *   client or channel is refused (UV_EINVAL, or for the blocking calls the
+ *   error "invalid argument: a NULL client or channel"), never followed.
+ * - Writes block when more than 1 MiB is queued and the host is behind;
+ *   while they wait, what the host sends is read and kept, to be delivered
+ *   from the loop (so a host waiting for us to read never waits for ever).
  * - Strings are byte strings. Received strings are built with
  *   json_stringn_nocheck(): they may hold bytes that are not UTF-8 and NUL
  *   bytes, so read them with json_string_value() and json_string_length().
@@ -67,10 +72,12 @@ extern "C" {
 
 /* The wire protocol version this library speaks. */
 #define MH_CLIENT_PROTOCOL_VERSION 1
-/* The most levels of arrays and objects one argument may nest: the host
- * reads at most 200 levels per line (limits.maxDepth), and the message
- * object and its args array take two. Deeper values are refused before
- * anything is sent. */
+/* The most levels of arrays and objects one argument may nest with the
+ * host's default limits: the host reads at most 200 levels per line
+ * (limits.maxDepth), and the message object and its args array take two.
+ * The client follows the host's own limit, which the host passes in
+ * MAINHOST_MAX_DEPTH (maxDepth - 2 levels), and uses this one without it.
+ * Deeper values are refused before anything is sent. */
 #define MH_CLIENT_MAX_DEPTH 198
 
 typedef struct mh_client mh_client_t;
@@ -117,13 +124,16 @@ MH_CLIENT_API int mh_client_hello(mh_client_t *c);
 /* ipcRenderer.send: queues a message; it is written when the loop runs
  * next (or at once when over 1 MiB is queued, waiting for the host if it
  * is behind). `args` borrowed. 0; UV_EINVAL when args is not an array or
- * nests deeper than MH_CLIENT_MAX_DEPTH (nothing is sent); UV_EPIPE when
+ * nests deeper than the host accepts (see MH_CLIENT_MAX_DEPTH; nothing is
+ * sent); UV_EPIPE when
  * the channel has closed; UV_ENOMEM. */
 MH_CLIENT_API int mh_client_send(mh_client_t *c, const char *channel, json_t *args, int frame);
 
 /* ipcRenderer.sendSync: sends and blocks (outside the loop) until the main
- * script sets event.returnValue. Messages that arrive meanwhile are kept
- * and delivered afterwards, in order. Returns the value (new; JSON null is
+ * script sets event.returnValue. Messages and invoke results that arrive
+ * meanwhile are kept and delivered afterwards, from the loop, in order; if
+ * the host closes the channel during the wait, they are delivered first
+ * and the end (pending invokes failing, mh_client_run returning) after. Returns the value (new; JSON null is
  * json_null(), never NULL). On failure returns NULL and, if error is not
  * NULL, sets *error to a malloc'd text the caller free()s:
  *   "Error in sendSync for 'CH': TEXT"   the host answered with an error
@@ -189,7 +199,9 @@ MH_CLIENT_API size_t mh_client_listener_count(mh_client_t *c, const char *channe
  * mode. */
 MH_CLIENT_API int mh_client_run(mh_client_t *c);
 
-/* Makes mh_client_run return once the current callback is done. */
+/* Makes mh_client_run return once the current callback is done and the
+ * lines already read in that batch are delivered (they are not held for a
+ * later run). */
 MH_CLIENT_API void mh_client_stop(mh_client_t *c);
 
 /* Blocks until everything queued is written. 0, or UV_EPIPE. */
@@ -206,7 +218,11 @@ MH_CLIENT_API int mh_client_is_closed(const mh_client_t *c);
  * Calling it while mh_client_run runs or from one of the client's own
  * callbacks (listeners, invoke callbacks) is a programmer error and aborts:
  * call mh_client_stop there, and mh_client_close once mh_client_run has
- * returned. c is invalid afterwards. */
+ * returned. With the client's own loop, do not call it from a callback of
+ * a handle of yours on that loop either (a timer, say) while you turn the
+ * loop yourself: it runs and frees the loop under your uv_run. Stop the
+ * loop there (uv_stop) and close after uv_run returns. c is invalid
+ * afterwards. */
 MH_CLIENT_API void mh_client_close(mh_client_t *c);
 
 #ifdef __cplusplus

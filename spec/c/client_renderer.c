@@ -267,6 +267,96 @@ static void scenario_end(void) {
   mh_client_send(C, "ready", NULL, 0);
 }
 
+/* ---- found by a review of the library (spec 09's last cases) ---------------- */
+
+static void on_quick(mh_client_t *c, json_t *result, const char *error, void *ud) {
+  (void)c, (void)ud;
+  if (result) say("quick", result);
+  else printf("c: quick error: %s\n", error);
+}
+
+/* An invoke's result, then a message, then the end, all while a sendSync
+ * waits: the result and the message are delivered afterwards, in order,
+ * and only then the end. */
+static void scenario_lostresult(void) {
+  mh_client_on(C, "note", print_listener, "note");
+  mh_client_invoke(C, "quick", NULL, 0, on_quick, NULL);
+  char *error;
+  say_result("sync-then-close", mh_client_send_sync(C, "sync-then-close", NULL, 0, &error), &error);
+}
+
+static int big_left;
+
+static void on_big(mh_client_t *c, json_t *result, const char *error, void *ud) {
+  (void)c, (void)ud;
+  if (!result) printf("c: big error: %s\n", error);
+  else if (--big_left == 0) {
+    printf("c: every big result came\n");
+    send_done();
+  }
+}
+
+/* Requests queued faster than they are written while the host answers
+ * them with more than maxQueuedBytes: the client must read while it waits
+ * to write, or both sides wait for ever. */
+static void scenario_manyinvokes(void) {
+  static char pad[2001];
+  memset(pad, 'p', 2000);
+  pad[2000] = 0;
+  big_left = 2000;
+  for (int i = 0; i < 2000; i++) {
+    json_t *a = json_pack("[is]", 16384, pad);
+    if (mh_client_invoke(C, "big", a, 0, on_big, NULL) != 0) printf("c: invoke %d failed\n", i);
+    json_decref(a);
+  }
+}
+
+static void ask_listener(mh_client_t *c, const char *ch, json_t *args, int frame, void *ud) {
+  (void)ch, (void)args, (void)frame, (void)ud;
+  char *error;
+  say_result("x", mh_client_send_sync(c, "x", NULL, 0, &error), &error);
+}
+
+/* The end comes in a blocking call inside mh_client_run: closing afterwards
+ * must still close everything (the loop's stop flag was left set). */
+static void scenario_stalestop(void) {
+  mh_client_on(C, "ask", ask_listener, NULL);
+  char *error;
+  say_result("first", mh_client_send_sync(C, "first", NULL, 0, &error), &error);
+}
+
+/* With limits.maxDepth 64 (MAINHOST_MAX_DEPTH), arguments may nest 62. */
+static void scenario_depth(void) {
+  json_t *ok = json_pack("[o]", nest(62)), *deep = json_pack("[o]", nest(63));
+  printf("c: send 62 levels: %d\n", mh_client_send(C, "log", ok, 0));
+  printf("c: send 63 levels: %s\n", uv_err_name(mh_client_send(C, "log", deep, 0)));
+  char *error;
+  say_result("sync 63 levels", mh_client_send_sync(C, "log", deep, 0, &error), &error);
+  json_decref(ok);
+  json_decref(deep);
+  send_done();
+}
+
+/* NULL where a client or a channel goes: refused, never a crash. */
+static void scenario_nulls(void) {
+  char *error;
+  say_result("send_sync(NULL)", mh_client_send_sync(NULL, "x", NULL, 0, &error), &error);
+  say_result("send_sync(c, NULL)", mh_client_send_sync(C, NULL, NULL, 0, &error), &error);
+  say_result("invoke_sync(c, NULL)", mh_client_invoke_sync(C, NULL, NULL, 0, &error), &error);
+  printf("c: off(c, NULL): %s\n", uv_err_name(mh_client_off(C, NULL, print_listener, NULL)));
+  printf("c: off(NULL): %s\n", uv_err_name(mh_client_off(NULL, "x", print_listener, NULL)));
+  printf("c: listener_count(c, NULL): %zu\n", mh_client_listener_count(C, NULL));
+  printf("c: hello(NULL): %s\n", uv_err_name(mh_client_hello(NULL)));
+  printf("c: flush(NULL): %s\n", uv_err_name(mh_client_flush(NULL)));
+  printf("c: run(NULL): %s\n", uv_err_name(mh_client_run(NULL)));
+  printf("c: is_closed(NULL): %d, loop(NULL): %p\n", mh_client_is_closed(NULL), (void *)mh_client_loop(NULL));
+  printf("c: connect(NULL, NULL): %s\n", uv_err_name(mh_client_connect(NULL, NULL)));
+  mh_client_remove_all_listeners(NULL, NULL);
+  mh_client_stop(NULL);
+  mh_client_close(NULL);
+  send_done();
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   const char *scenario = argc > 1 ? argv[1] : "";
@@ -284,6 +374,11 @@ int main(int argc, char **argv) {
   else if (!strcmp(scenario, "end")) scenario_end();
   else if (!strcmp(scenario, "ticks")) scenario_ticks();
   else if (!strcmp(scenario, "nowait")) scenario_nowait();
+  else if (!strcmp(scenario, "lostresult")) scenario_lostresult();
+  else if (!strcmp(scenario, "manyinvokes")) scenario_manyinvokes();
+  else if (!strcmp(scenario, "stalestop")) scenario_stalestop();
+  else if (!strcmp(scenario, "depth")) scenario_depth();
+  else if (!strcmp(scenario, "nulls")) scenario_nulls();
   else if (!strcmp(scenario, "hello")) {
     /* only the hello: the main script waits for it to count as loaded */
   }
