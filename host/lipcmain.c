@@ -214,21 +214,22 @@ static void reply_values(lua_State *L, mh_renderer_t *r, int64_t id, const char 
 
 /* "main.lua:12: boom" -> "boom": the position is the host's business. Only
  * a position Lua put first is removed: its chunk name (at most LUA_IDSIZE
- * bytes, no ": " in it) is a path without spaces, one ending in ".lua", or
- * [string "..."]. A message raised without one ("save to 10.0.0.5:8080:
- * failed", or one that quotes another error after its own text) reaches
- * the renderer whole. */
+ * bytes, no ": " in it) ends in ".lua", is [string "..."], or is a path
+ * (a '/', no spaces). A message raised without one ("save to
+ * 10.0.0.5:8080: failed", "localhost:5432: refused", or one that quotes
+ * another error after its own text) reaches the renderer whole. */
 static const char *strip_position(const char *s) {
-  int spaces = 0;
+  int spaces = 0, slash = 0;
   for (const char *p = s; *p && *p != '\n' && p - s <= LUA_IDSIZE; p++) {
     if (*p == ' ') spaces = 1;
+    if (*p == '/') slash = 1;
     if (*p != ':') continue;
     if (p[1] == ' ') return s;  /* text before any position: a message */
     if (p[1] < '0' || p[1] > '9') continue;
     const char *q = p + 1;
     while (*q >= '0' && *q <= '9') q++;
     if (q[0] != ':' || q[1] != ' ') continue;
-    int chunk = !spaces || s[0] == '[' || (p - s >= 4 && !memcmp(p - 4, ".lua", 4));
+    int chunk = (p - s >= 4 && !memcmp(p - 4, ".lua", 4)) || !strncmp(s, "[string \"", 9) || (slash && !spaces);
     return chunk ? q + 2 : s;
   }
   return s;

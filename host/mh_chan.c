@@ -92,9 +92,10 @@ void mh_chan_dispatch(mh_chan_t *c) {
       return;
     }
     if (c->deferred_pos < c->deferred.len) {
-      /* Deferred lines may move as more are deferred: copy the header out
-       * first and hand over a stable pointer (the buffer only grows while
-       * a wait is active, never during this call). */
+      /* Deferred lines may move as more are deferred (a wait, or a
+       * blocking write, inside a listener): take_deferred copies the
+       * header out first; on_line decodes the line before it runs any
+       * listener, so the pointer is not used after the buffer moved. */
       take_deferred(c, &line, &len);
       c->on_line(c, line, len);
       continue;
@@ -221,7 +222,7 @@ void mh_chan_flush(mh_chan_t *c) {
     c->throttled = 0;
     schedule_redispatch(c);  /* the lines it held back */
   }
-  int ev = (c->ended || c->throttled) ? 0 : UV_READABLE;
+  int ev = (c->ended || c->throttled || c->end_later) ? 0 : UV_READABLE;
   if (rc == 1) ev |= UV_WRITABLE;
   set_events(c, ev);
 }
@@ -378,7 +379,7 @@ void mh_chan_group_set_waiter(mh_chan_group_t *g, mh_chan_t *c) { g->waiter = c;
 mh_buf_t *mh_chan_out(mh_chan_t *c) {
   /* Draining, the peer has exited: what we would write to it is dropped
    * (nothing reads it, and the stream ends right after). */
-  if (c->closing || c->write_failed || c->close_when_flushed || c->draining) return NULL;
+  if (c->closing || c->write_failed || c->close_when_flushed || c->draining || c->end_later) return NULL;
   if (c->high_water && mh_chan_queued(c) > 2 * c->high_water) {
     /* Reading stopped at high_water, yet replies of requests that were
      * already running kept coming and the peer still reads nothing: drop
@@ -407,10 +408,18 @@ int mh_chan_flush_blocking(mh_chan_t *c) {
    * be delivered from the loop, or both sides would wait for ever. */
   int reading = !c->ended && !c->end_later;
   for (;;) {
-    if (c->write_failed) return UV_EPIPE;
-    int rc = write_some(c);
+    int rc = c->write_failed ? -1 : write_some(c);
     if (rc == 0) return 0;
-    if (rc < 0) return UV_EPIPE;
+    if (rc < 0) {
+      /* The peer is gone. What it sent before (answers to our requests,
+       * say) is delivered first, as after a wait, then the end. */
+      if (!c->ended && !c->end_later && c->deferred_pos < c->deferred.len) {
+        c->end_later = 1;
+        c->end_later_status = UV_EPIPE;
+        set_events(c, c->events & ~UV_READABLE);
+      }
+      return UV_EPIPE;
+    }
     struct pollfd pfd = {c->fd, (short)(POLLOUT | (reading ? POLLIN : 0)), 0};
     if (poll(&pfd, 1, -1) < 0) {
       if (errno != EINTR) return -errno;

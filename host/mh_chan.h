@@ -41,8 +41,9 @@ struct mh_chan {
   int close_when_flushed;  /* mh_chan_close_flushed in progress */
   int blocking;            /* the socket is in blocking mode (mh_chan_set_blocking) */
   int draining;            /* in mh_chan_drain: the peer has exited (no throttle, no output) */
-  int end_later;           /* the stream ended during a wait with lines held back: */
-  int end_later_status;    /* reported once they are delivered */
+  int end_later;           /* the stream ended (or a write failed) during a wait with */
+  int end_later_status;    /* lines held back: reported once they are delivered;
+                              nothing more is read or queued meanwhile */
   unsigned lines;          /* lines handed to on_line (wraps; read by differences) */
   mh_chan_t *next_dirty;
   mh_chan_t *next_redispatch;

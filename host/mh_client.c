@@ -55,6 +55,7 @@ struct mh_client {
   int open_handles;
   int ended, end_status, closing;
   int in_run, stopping;   /* inside mh_client_run; mh_client_stop was called */
+  int in_uv_run;          /* inside the uv_run of mh_client_run */
   int depth;              /* user callbacks on the C stack now */
   int64_t next_id;
   listener_t *listeners;  /* in order of registration */
@@ -441,11 +442,11 @@ enum { PUT_OK = 0, PUT_NOMEM = -1, PUT_DEEP = -2 };
  * (MAINHOST_MAX_DEPTH, which it sets) less the message object and its args
  * array; MH_CLIENT_MAX_DEPTH without one. Read once. */
 static int arg_depth_limit(void) {
-  static int limit;
-  if (!limit) {
+  static int limit = -1;
+  if (limit < 0) {
     const char *s = getenv("MAINHOST_MAX_DEPTH");
     long v = s && *s ? strtol(s, NULL, 10) : 0;
-    limit = v > 2 && v <= 100000 ? (int)v - 2 : MH_CLIENT_MAX_DEPTH;
+    limit = v >= 2 && v <= 100000 ? (int)v - 2 : v == 1 ? 0 : MH_CLIENT_MAX_DEPTH;
   }
   return limit;
 }
@@ -799,7 +800,9 @@ static void on_end(mh_chan_t *ch, int status) {
    * last bytes were still unread: both are an orderly end for us. */
   c->end_status = (status == 0 || status == UV_ECONNRESET || status == UV_EPIPE) ? 0 : status;
   fail_all_pending(c, "the host closed the channel");
-  if (c->in_run) uv_stop(c->loop);
+  /* Only a uv_run of ours is stopped: a stop flag left set would make the
+   * next uv_run of whoever turns the loop return at once. */
+  if (c->in_uv_run) uv_stop(c->loop);
 }
 
 static void on_redispatch(uv_idle_t *h) {
@@ -967,7 +970,9 @@ int mh_client_hello(mh_client_t *c) {
 
 uv_loop_t *mh_client_loop(mh_client_t *c) { return c ? c->loop : NULL; }
 
-int mh_client_is_closed(const mh_client_t *c) { return !c || c->ended || c->closing; }
+/* Closed as soon as the end is known, even while lines that came before it
+ * still wait to be delivered. */
+int mh_client_is_closed(const mh_client_t *c) { return !c || c->ended || c->closing || c->chan.end_later; }
 
 int mh_client_flush(mh_client_t *c) {
   if (!c) return UV_EINVAL;
@@ -986,7 +991,10 @@ int mh_client_run(mh_client_t *c) {
    * (NOWAIT, say) must never find us blocked in recv(). */
   if (c->chan.blocking) mh_chan_group_set_waiter(&c->group, &c->chan);
   while (!c->ended && !c->stopping) {
-    if (uv_run(c->loop, UV_RUN_DEFAULT) == 0) break;
+    c->in_uv_run = 1;
+    int alive = uv_run(c->loop, UV_RUN_DEFAULT);
+    c->in_uv_run = 0;
+    if (alive == 0) break;
   }
   mh_chan_group_set_waiter(&c->group, NULL);
   if (!c->stopping) mh_chan_dispatch(&c->chan);  /* lines that came with the end */
@@ -997,7 +1005,7 @@ int mh_client_run(mh_client_t *c) {
 void mh_client_stop(mh_client_t *c) {
   if (!c || !c->in_run) return;
   c->stopping = 1;
-  uv_stop(c->loop);
+  if (c->in_uv_run) uv_stop(c->loop);
 }
 
 static void handle_closed(mh_client_t *c) {
@@ -1018,9 +1026,6 @@ static void on_chan_closed(mh_chan_t *ch) { handle_closed(ch->data); }
  * now, with the caller's from the last close callback. */
 static void finish_close(mh_client_t *c) {
   if (!c->owns_loop) return;
-  /* A uv_stop() left pending (the end came in a blocking call inside
-   * mh_client_run) makes the first uv_run return at once: run twice. */
-  uv_run(c->loop, UV_RUN_NOWAIT);
   uv_run(c->loop, UV_RUN_DEFAULT);
   if (uv_loop_close(c->loop) != 0) {
     /* The caller left handles open on our loop: keep the memory rather

@@ -105,11 +105,13 @@ send(b'{"k":"send","ch":"done","args":[]}\n')
         end)
         mh.ipcMain.handle("d", function() error("/home/me/My App/main.lua:3: boom", 0) end)
         mh.ipcMain.handle("e", function() load("error('in a string chunk')")() end)
+        mh.ipcMain.handle("f", function() error("localhost:5432: refused", 0) end)
+        mh.ipcMain.handle("g", function() error("[db] 10.0.0.5:5432: refused", 0) end)
         mh.ipcMain.on("done", function() mh.app.quit() end)
       ]],
       ["ui.lua"] = [[
         local ipc = require("mainhost.renderer").ipcRenderer
-        for _, ch in ipairs({ "a", "b", "c", "d", "e" }) do print(select(2, pcall(ipc.invoke, ch))) end
+        for _, ch in ipairs({ "a", "b", "c", "d", "e", "f", "g" }) do print(select(2, pcall(ipc.invoke, ch))) end
         ipc.send("done")
       ]],
     }, { timeout = 20000 })
@@ -119,6 +121,8 @@ send(b'{"k":"send","ch":"done","args":[]}\n')
       "Error invoking remote method 'c': Error: save failed: main.lua:7: disk full",
       "Error invoking remote method 'd': Error: boom",
       "Error invoking remote method 'e': Error: in a string chunk",
+      "Error invoking remote method 'f': Error: localhost:5432: refused",
+      "Error invoking remote method 'g': Error: [db] 10.0.0.5:5432: refused",
     }, lines_from(r.stdout, "[ui] "), r.stdout .. r.stderr)
   end)
 

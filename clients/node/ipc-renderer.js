@@ -226,7 +226,12 @@ function settle(m) {
 }
 
 function reportListenerError(channel, e) {
-  const text = e && e.stack ? e.stack : String(e);
+  let text;
+  try {
+    text = e && e.stack ? e.stack : String(e);
+  } catch (_) {
+    text = '(an error that cannot be shown as text)';
+  }
   process.stderr.write(`mainhost: listener for '${channel}': ${text}\n`);
 }
 

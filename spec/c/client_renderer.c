@@ -278,11 +278,30 @@ static void on_quick(mh_client_t *c, json_t *result, const char *error, void *ud
 /* An invoke's result, then a message, then the end, all while a sendSync
  * waits: the result and the message are delivered afterwards, in order,
  * and only then the end. */
+static void (*after_run)(void);  /* a scenario's check once mh_client_run returned */
+
+static void after_timer(uv_timer_t *t) {
+  printf("c: a timer after the end fired\n");
+  uv_close((uv_handle_t *)t, NULL);
+}
+
+/* The loop runs normally after the end: no uv_stop left pending. */
+static void lostresult_after(void) {
+  static uv_timer_t t;
+  uv_timer_init(mh_client_loop(C), &t);
+  uv_timer_start(&t, after_timer, 1, 0);
+  uv_run(mh_client_loop(C), UV_RUN_DEFAULT);
+}
+
 static void scenario_lostresult(void) {
   mh_client_on(C, "note", print_listener, "note");
   mh_client_invoke(C, "quick", NULL, 0, on_quick, NULL);
   char *error;
   say_result("sync-then-close", mh_client_send_sync(C, "sync-then-close", NULL, 0, &error), &error);
+  /* Closed from now on, though the lines before the end are still to come. */
+  printf("c: closed after the failed sendSync: %d, send: %s\n", mh_client_is_closed(C),
+         uv_err_name(mh_client_send(C, "late", NULL, 0)));
+  after_run = lostresult_after;
 }
 
 static int big_left;
@@ -388,6 +407,7 @@ int main(int argc, char **argv) {
   }
   rc = mh_client_run(C);
   printf("c: run returned %d\n", rc);
+  if (after_run) after_run();
   /* The channel is closed: sends fail, blocking calls say so. */
   printf("c: send after the end: %s\n", uv_err_name(mh_client_send(C, "late", NULL, 0)));
   char *error;

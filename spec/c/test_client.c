@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <mainhost/renderer.h>
@@ -301,7 +302,71 @@ static void unusual_lines(mh_client_t *c) {
   free(got);
 }
 
+/* ---- the host ends the channel while the client blocks writing ---------------
+ * A fake host answers invoke 1 without reading anything, then closes. The
+ * client blocks writing a large sendSync meanwhile: it reads the answer,
+ * its write fails, and the answer must still reach the invoke's callback
+ * (before the end), while the sendSync fails and the client says it is
+ * closed at once. Afterwards the client's own loop runs normally (no stop
+ * left pending by the end). */
+
+static char end_got[128];
+
+static void end_invoke_cb(mh_client_t *c, json_t *result, const char *error, void *ud) {
+  (void)c, (void)ud;
+  if (result) snprintf(end_got, sizeof end_got, "result %s", json_string_value(json_array_get(result, 0)));
+  else snprintf(end_got, sizeof end_got, "error %s", error);
+}
+
+static int end_timer_fired;
+static void end_timer_cb(uv_timer_t *t) {
+  end_timer_fired = 1;
+  uv_close((uv_handle_t *)t, NULL);
+}
+
+static void test_end_while_writing(void) {
+  int sv[2];
+  CHECK_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(sv[1]);
+    usleep(100000);
+    static const char l[] = "{\"k\":\"result\",\"id\":1,\"args\":[\"ok\"]}\n";
+    if (write(sv[0], l, sizeof l - 1) < 0) _exit(1);
+    usleep(200000);
+    _exit(0);
+  }
+  close(sv[0]);
+  mh_client_t *c = NULL;
+  CHECK_INT(mh_client_open(NULL, sv[1], &c), 0);
+  CHECK_INT(mh_client_invoke(c, "a", NULL, 0, end_invoke_cb, NULL), 0);
+  char *big = malloc(900000);
+  memset(big, 'x', 899999);
+  big[899999] = 0;
+  json_t *args = json_pack("[s]", big);
+  free(big);
+  char *error = NULL;
+  json_t *v = mh_client_send_sync(c, "s", args, 0, &error);
+  json_decref(args);
+  CHECK(v == NULL);
+  CHECK_STR(error ? error : "(none)", "Error in sendSync for 's': the host closed the channel");
+  free(error);
+  CHECK_INT(mh_client_is_closed(c), 1);
+  CHECK_INT(mh_client_send(c, "late", NULL, 0), UV_EPIPE);
+  CHECK_STR(end_got, "");  /* not from inside the failed call */
+  CHECK_INT(mh_client_run(c), 0);
+  CHECK_STR(end_got, "result ok");
+  uv_timer_t t;
+  uv_timer_init(mh_client_loop(c), &t);
+  uv_timer_start(&t, end_timer_cb, 1, 0);
+  uv_run(mh_client_loop(c), UV_RUN_DEFAULT);
+  CHECK_INT(end_timer_fired, 1);
+  mh_client_close(c);
+  waitpid(pid, NULL, 0);
+}
+
 int main(void) {
+  test_end_while_writing();
   int sv[2];
   CHECK_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
   peer = sv[1];
