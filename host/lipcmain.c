@@ -1026,12 +1026,12 @@ static void refuse(mh_renderer_t *r, const char *why) {
 
 static int is_request(const mh_msg_t *m) { return m->kind == MH_K_INVOKE || m->kind == MH_K_SYNC; }
 
-/* Refuses a message that was read; a sync or invoke with an id gets the
- * reason as its result ("Error: " why), so its caller does not wait for
- * ever; never a second answer to an id that is still pending. */
-static void refuse_msg(mh_renderer_t *r, const mh_msg_t *m, const char *why) {
+/* Refuses a message; a sync or invoke whose id is known gets the reason as
+ * its result ("Error: " what why), so its caller does not wait for ever;
+ * never a second answer to an id that is still pending. */
+static void refuse_msg(mh_renderer_t *r, const mh_msg_t *m, const char *what, const char *why) {
   refuse(r, why);
-  if (is_request(m) && m->has_id && !mh_pending_has(&r->pending, m->id)) reply_refused(r, m->id, "", why);
+  if (is_request(m) && m->has_id && !mh_pending_has(&r->pending, m->id)) reply_refused(r, m->id, what, why);
 }
 
 /* Runs inside the protected call of mh_lipc_dispatch: whatever a renderer
@@ -1044,12 +1044,9 @@ static void on_line_body(lua_State *L, mh_renderer_t *r, const char *line, size_
   mh_msg_t m;
   char err[256];
   if (mh_lconv_decode_msg(L, line, n, &H.scratch, max_depth(), &m, err, sizeof err) != 0) {
-    refuse(r, err);
     /* A request whose kind and id came before the bad part (as every client
-     * of ours writes them) is answered, so its caller does not wait forever;
-     * never a second answer to an id that is still pending. */
-    if (is_request(&m) && m.has_id && !mh_pending_has(&r->pending, m.id))
-      reply_refused(r, m.id, "the message was refused: ", err);
+     * of ours writes them) is answered too. */
+    refuse_msg(r, &m, "the message was refused: ", err);
     lua_settop(L, top);
     return;
   }
@@ -1065,7 +1062,7 @@ static void on_line_body(lua_State *L, mh_renderer_t *r, const char *line, size_
   if (!lua_checkstack(L, m.nargs + 64)) {
     /* Each listener gets its own copy of the arguments: no room for one. */
     snprintf(err, sizeof err, "too many arguments (%d) in one message", m.nargs);
-    refuse_msg(r, &m, err);
+    refuse_msg(r, &m, "", err);
     lua_settop(L, top);
     return;
   }
@@ -1087,11 +1084,11 @@ static void on_line_body(lua_State *L, mh_renderer_t *r, const char *line, size_
     case MH_K_SYNC:
     case MH_K_INVOKE: {
       if (!ch) {
-        refuse_msg(r, &m, "message has no \"ch\" (channel) field");
+        refuse_msg(r, &m, "", "message has no \"ch\" (channel) field");
         break;
       }
       if (frame < 1) {
-        refuse_msg(r, &m, "field \"frame\" must be 1 or more");
+        refuse_msg(r, &m, "", "field \"frame\" must be 1 or more");
         break;
       }
       if (m.kind != MH_K_SEND && !m.has_id) {
@@ -1100,7 +1097,7 @@ static void on_line_body(lua_State *L, mh_renderer_t *r, const char *line, size_
       }
       if (r->spec && !mh_config_channel_allowed(r->spec->conf.channels, ch, chn)) {
         snprintf(err, sizeof err, "channel '%.100s' is not allowed for renderer '%.60s'", ch, r->name);
-        refuse_msg(r, &m, err);
+        refuse_msg(r, &m, "", err);
         break;
       }
       if (m.kind != MH_K_SEND) {
@@ -1111,7 +1108,7 @@ static void on_line_body(lua_State *L, mh_renderer_t *r, const char *line, size_
           snprintf(err, sizeof err, "too many %s requests awaiting a reply (limit %zu)",
                    m.kind == MH_K_SYNC ? "sendSync" : "invoke",
                    m.kind == MH_K_SYNC ? lim->max_pending_sync : lim->max_pending_invokes);
-          refuse_msg(r, &m, err);
+          refuse_msg(r, &m, "", err);
           break;
         }
         int rc = mh_pending_add(&r->pending, m.id, m.kind == MH_K_SYNC ? MH_REQ_SYNC : MH_REQ_INVOKE);

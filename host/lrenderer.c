@@ -460,8 +460,8 @@ int mh_renderer_main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   setvbuf(stdout, NULL, _IOLBF, 0);
 
-  const char *depth = getenv("MAINHOST_MAX_DEPTH");  /* the host's limit, so both agree */
-  if (depth && atoi(depth) > 2) max_depth = atoi(depth);
+  int depth = mh_wire_env_max_depth();  /* the host's limit, so both agree */
+  if (depth > 2) max_depth = depth;
   uv_loop_t *loop = uv_default_loop();
   lua_State *L = mh_lstate_open(loop);
   if (!L) return 1;

@@ -402,6 +402,18 @@ size_t mh_chan_queued(const mh_chan_t *c) { return c->out.len - c->out_pos; }
 static int defer_line(mh_chan_t *c, const char *line, size_t n);
 static void schedule_redispatch(mh_chan_t *c);
 
+/* The stream ended (or a write failed) while lines were held back: they
+ * are delivered first (from the loop, as after any wait), then the end is
+ * reported (mh_chan_dispatch); nothing more is read meanwhile. 1 when so,
+ * 0 when nothing is held back. */
+static int end_after_held_lines(mh_chan_t *c, int status) {
+  if (c->deferred_pos >= c->deferred.len) return 0;
+  c->end_later = 1;
+  c->end_later_status = status;
+  set_events(c, c->events & ~UV_READABLE);
+  return 1;
+}
+
 int mh_chan_flush_blocking(mh_chan_t *c) {
   /* While we wait to write, the peer may be waiting for us to read (its
    * answers to what we sent, say): take what comes and hold it back, to
@@ -413,11 +425,7 @@ int mh_chan_flush_blocking(mh_chan_t *c) {
     if (rc < 0) {
       /* The peer is gone. What it sent before (answers to our requests,
        * say) is delivered first, as after a wait, then the end. */
-      if (!c->ended && !c->end_later && c->deferred_pos < c->deferred.len) {
-        c->end_later = 1;
-        c->end_later_status = UV_EPIPE;
-        set_events(c, c->events & ~UV_READABLE);
-      }
+      if (!c->ended && !c->end_later) end_after_held_lines(c, UV_EPIPE);
       return UV_EPIPE;
     }
     struct pollfd pfd = {c->fd, (short)(POLLOUT | (reading ? POLLIN : 0)), 0};
@@ -495,15 +503,7 @@ static int wait_line(mh_chan_t *c, int (*match)(void *ud, const char *l, size_t 
     }
     if (n <= 0) {
       int status = n == 0 ? 0 : (int)n;
-      if (c->deferred_pos < c->deferred.len) {
-        /* Lines came before the end: they are delivered first (from the
-         * loop, as after any wait), then the end is reported. */
-        c->end_later = 1;
-        c->end_later_status = status;
-        set_events(c, c->events & ~UV_READABLE);
-      } else {
-        end_stream(c, status);
-      }
+      if (!end_after_held_lines(c, status)) end_stream(c, status);
       return n == 0 ? UV_EOF : (int)n;
     }
   }

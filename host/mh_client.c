@@ -444,9 +444,8 @@ enum { PUT_OK = 0, PUT_NOMEM = -1, PUT_DEEP = -2 };
 static int arg_depth_limit(void) {
   static int limit = -1;
   if (limit < 0) {
-    const char *s = getenv("MAINHOST_MAX_DEPTH");
-    long v = s && *s ? strtol(s, NULL, 10) : 0;
-    limit = v >= 2 && v <= 100000 ? (int)v - 2 : v == 1 ? 0 : MH_CLIENT_MAX_DEPTH;
+    int host = mh_wire_env_max_depth();
+    limit = !host ? MH_CLIENT_MAX_DEPTH : host > 2 ? host - 2 : 0;
   }
   return limit;
 }

@@ -172,6 +172,13 @@ int mh_wire_put_string(mh_buf_t *b, const char *s, size_t n) {
   return mh_buf_putc(b, '"');
 }
 
+int mh_wire_env_max_depth(void) {
+  const char *s = getenv("MAINHOST_MAX_DEPTH");
+  char *end;
+  long v = s && *s ? strtol(s, &end, 10) : 0;
+  return v >= 1 && v <= 100000 && !*end ? (int)v : 0;
+}
+
 int mh_wire_put_real(mh_buf_t *b, double v) {
   if (!isfinite(v)) return -1;
   char tmp[40];

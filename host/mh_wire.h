@@ -337,6 +337,10 @@ static inline int mh_wire_put_integer(mh_buf_t *b, int64_t v) {
  * an exponent so it reads back as a float. -1 when v is NaN or infinite
  * (not representable) or on out of memory. */
 int mh_wire_put_real(mh_buf_t *b, double v);
+/* The host's nesting limit for a message, which it passes to renderers in
+ * MAINHOST_MAX_DEPTH (limits.maxDepth): 1..100000, or 0 when unset or not
+ * a number in that range. */
+int mh_wire_env_max_depth(void);
 
 /* ---- result lines ---------------------------------------------------------- */
 
