@@ -282,6 +282,57 @@ static int only_waiter(mh_chan_group_t *g) {
   return !w.others;
 }
 
+int mh_chan_wait_in_place(mh_chan_t *c, int (*match)(void *ud, const char *l, size_t n),
+                          void (*got)(void *ud, const char *l, size_t n), void *ud) {
+  mh_chan_group_t *g = c->group;
+  /* Only inside a dispatch of the prepare step's wait, with nothing held
+   * back, buffered or to deliver: then all the loop would do next is what
+   * follows (the dispatch would find no line, and the wait would write
+   * and block in recv). */
+  if (!g->in_wait || g->waiter != c || !c->dispatching || g->redispatch || c->end_later || c->throttled ||
+      c->close_when_flushed || c->write_failed || c->deferred_pos != c->deferred.len)
+    return 0;
+  size_t start = c->in.start, scanned = c->in.scanned;
+  const char *line;
+  size_t len;
+  int r = mh_framer_next(&c->in, &line, &len);
+  if (r != 0) {  /* a line (or one over the limit) waits for the dispatcher */
+    c->in.start = start;
+    c->in.scanned = scanned;
+    return 0;
+  }
+  /* Write what is queued (the request), as the wait would. */
+  if (g->dirty && (g->dirty != c || c->next_dirty)) return 0;
+  if (c->dirty) {
+    if (write_some(c) != 0) return 0;  /* the rest goes from the loop, as usual */
+    g->dirty = NULL;
+    c->dirty = 0;
+  }
+  for (;;) {
+    if (!only_waiter(g)) return 0;
+    g->turns++;
+    g->waits++;
+    ssize_t n = read_some(c, READ_BLOCK_LOOP);
+    /* A signal, the end or an error: the loop's own wait sees it again. */
+    if (n <= 0) return 0;
+    start = c->in.start;
+    scanned = c->in.scanned;
+    r = mh_framer_next(&c->in, &line, &len);
+    if (r == 0) continue;  /* part of a line: read on */
+    if (r == 1 && match(ud, line, len)) {
+      c->lines++;
+      g->in_place++;
+      got(ud, line, len);
+      return 1;
+    }
+    /* Something else came first: it and all after it are the
+     * dispatcher's, in order. */
+    c->in.start = start;
+    c->in.scanned = scanned;
+    return 0;
+  }
+}
+
 static void on_prepare(uv_prepare_t *h) {
   mh_chan_group_t *g = h->data;
   g->turns++;
@@ -335,7 +386,7 @@ int mh_chan_group_init(mh_chan_group_t *g, uv_loop_t *loop) {
   g->redispatch = NULL;
   g->waiter = NULL;
   g->in_wait = 0;
-  g->turns = g->waits = 0;
+  g->turns = g->waits = g->in_place = 0;
   int rc = uv_prepare_init(loop, &g->prepare);
   if (rc) return rc;
   g->prepare.data = g;

@@ -66,6 +66,7 @@ struct mh_chan_group {
   int in_wait;            /* the prepare step is in its waiting loop */
   unsigned long turns;    /* loop turns seen (MAINHOST_COUNTERS: a spinning loop shows here) */
   unsigned long waits;    /* of them, waits for the waiter in recv() */
+  unsigned long in_place; /* of those, waits in place (mh_chan_wait_in_place) that got their line */
 };
 
 int mh_chan_group_init(mh_chan_group_t *g, uv_loop_t *loop);
@@ -108,6 +109,18 @@ int mh_chan_flush_blocking(mh_chan_t *c);
  * passed to got() and consumed. 0, or the status that ended the stream. */
 int mh_chan_wait(mh_chan_t *c, int (*match)(void *ud, const char *l, size_t n),
                  void (*got)(void *ud, const char *l, size_t n), void *ud);
+
+/* For a task resumed by a dispatch of the group's wait (the prepare step
+ * blocking in recv() for c) that would now yield until a reply: when the
+ * loop, once it yielded, would do nothing but finish that dispatch with no
+ * line left, write what is queued and block in recv() for c again, this
+ * does the write and the wait in place and, if the first line the reads
+ * bring is a match, consumes it and passes it to got(). The task then goes
+ * on without the switch to the loop and back (docs/benchmarks.md). 1 when
+ * it did; 0 when it did not (the reads' lines stay, in order, for the
+ * dispatcher: the caller yields as it would have). */
+int mh_chan_wait_in_place(mh_chan_t *c, int (*match)(void *ud, const char *l, size_t n),
+                          void (*got)(void *ud, const char *l, size_t n), void *ud);
 
 /* Reads what the socket holds now (never blocks, and never more than was
  * queued when it started) and dispatches it; for a peer that has exited,

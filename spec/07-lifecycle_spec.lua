@@ -172,7 +172,7 @@ end
 local function assert_only_counters(r)
   for _, l in ipairs(t.lines(r.stderr)) do
     assert(l == NO_LEAKS or l:match("^mainhost: at exit: %d+ loop turns$")
-      or l:match("^%[[^]]+%] mainhost renderer: at exit: %d+ loop turns, %d+ waits in recv$"),
+      or l:match("^%[[^]]+%] mainhost renderer: at exit: %d+ loop turns, %d+ waits in recv, %d+ invokes answered in place$"),
       "unexpected host message on stderr:\n" .. r.stderr)
   end
   assert_no_leaks(r)

@@ -267,3 +267,107 @@ ipcRenderer.send("done")
     assert.same({ "turned 100" }, said(r))
   end)
 end)
+
+-- An invoke made by a coroutine that its previous invoke's reply resumed,
+-- from the loop's wait, waits for its own reply in place (one send and one
+-- recv, no switch to the loop and back; host/mh_chan.c,
+-- mh_chan_wait_in_place) as long as the loop would do nothing else. The
+-- first spec fails without it (no invoke answered in place); the others
+-- fail (hang, or see the wrong order) if it takes a line that is not its
+-- reply, or goes on waiting while something else in the loop is active.
+describe("an invoke resumed by a reply", function()
+  after_each(t.cleanup)
+
+  local function in_place(r)
+    local n = r.stderr:match("%[r%] mainhost renderer: at exit: %d+ loop turns, %d+ waits in recv, (%d+) invokes answered in place")
+    assert(n, "no counters line from the renderer:\n" .. r.all)
+    return tonumber(n)
+  end
+
+  it("waits for its reply in place, with its values and its errors", function()
+    local r = run([==[
+ipcMain.handle("pair", function(_, a) return { a, tostring(a) } end)
+ipcMain.handle("boom", function() error("no luck", 0) end)
+]==], [==[
+  for i = 1, 50 do
+    local v = ipcRenderer.invoke("pair", i)
+    assert(v[1] == i and v[2] == tostring(i), "bad reply to " .. i)
+  end
+  local ok, err = pcall(ipcRenderer.invoke, "boom")
+  say(ok, err)
+  say(ipcRenderer.invoke("add", 40, 2))
+  done()
+]==], { "MAINHOST_COUNTERS=1" })
+    assert.same({ "false Error invoking remote method 'boom': Error: no luck", "42" }, said(r))
+    -- The first invoke of the listener yields (the runner resumed it);
+    -- each one after it was resumed by a reply.
+    assert(in_place(r) >= 45, "expected the invokes after the first to wait in place:\n" .. r.all)
+  end)
+
+  it("lets a message that came before its reply run first, every time", function()
+    local r = run([==[
+ipcMain.handle("step", function(e, i)
+  e.sender.send("note", i)
+  return i
+end)
+]==], [==[
+  local noted = 0
+  ipcRenderer.on("note", function(_, i) noted = i end)
+  local late = 0
+  for i = 1, 50 do
+    assert(ipcRenderer.invoke("step", i) == i)
+    if noted ~= i then late = late + 1 end
+  end
+  say("late notes", late)
+  done()
+]==], { "MAINHOST_COUNTERS=1" })
+    assert.same({ "late notes 0" }, said(r))
+  end)
+
+  it("lets another coroutine's reply resume it, in order", function()
+    local r = run([==[
+ipcMain.handle("slow", function(_, i)
+  mh.sleep(2)
+  return i
+end)
+]==], [==[
+  local slow_done = 0
+  ipcRenderer.on("more", function()
+    for i = 1, 5 do
+      assert(ipcRenderer.invoke("slow", i) == i)
+      slow_done = i
+    end
+  end)
+  ipcRenderer.emit("more")
+  -- Runs while the other coroutine's invokes are in flight: their replies
+  -- come while this one waits.
+  local n = 0
+  while slow_done < 5 do
+    assert(ipcRenderer.invoke("add", n, 1) == n + 1)
+    n = n + 1
+  end
+  say("slow done", slow_done, n > 5)
+  done()
+]==], { "MAINHOST_COUNTERS=1" })
+    assert.same({ "slow done 5 true" }, said(r))
+  end)
+
+  it("stops waiting in place once a timer is active, so that it ticks", function()
+    local r = run("", [==[
+  assert(ipcRenderer.invoke("add", 1, 1) == 2)
+  local ticks, n = 0, 0
+  local tm = uv.new_timer()
+  tm:start(1, 1, function()
+    ticks = ticks + 1
+    if ticks == 3 then tm:close() end
+  end)
+  while ticks < 3 do
+    assert(ipcRenderer.invoke("add", n, 1) == n + 1)
+    n = n + 1
+  end
+  say("ticked", ticks)
+  done()
+]==])
+    assert.same({ "ticked 3" }, said(r))
+  end)
+end)
