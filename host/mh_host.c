@@ -223,6 +223,15 @@ static void chan_end(mh_chan_t *c, int status) {
     fprintf(stderr, "mainhost: renderer '%s' (id %d): channel error: %s\n", r->name, r->id,
             uv_strerror(status));
   }
+  /* An end of stream from a renderer that still runs is a half-close
+   * (shutdown(SHUT_WR)): it will send nothing more, but may still read.
+   * The socket stays open for writing, so the results of its requests
+   * still running, and wc.send, reach it; the channel ends when the
+   * process exits (proc_exit), or when it is closed (wc.close, quit). */
+  if (status == 0 && r->spawned && !r->exited && !H.quitting && !H.exiting) {
+    mh_framer_free(&c->in);  /* a last line without newline: reported above, dropped */
+    return;
+  }
   r->chan_ended = 1;
   mh_chan_close(c, chan_closed);
   maybe_gone(r);

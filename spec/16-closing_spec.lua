@@ -283,5 +283,57 @@ send(b'{"k":"send","ch":"done","args":[]}\n')
     assert.matches('"id":7', results[1], 1, true)
     assert.matches("slow done", results[1], 1, true)
   end)
-end)
 
+  -- A renderer that shut down its sending side (shutdown(SHUT_WR), the
+  -- usual "I have sent everything" of socket code) was treated as gone
+  -- from the channel: the host closed the socket, and the results of its
+  -- requests still running were dropped. It still runs and may still
+  -- read: the host now keeps writing to it until it exits. The handler
+  -- waits for the renderer's file, made after its shutdown, then for one
+  -- more loop turn (a poll phase, which reads the end of the stream), so
+  -- the end has been seen before the answer goes, on any machine.
+  it("still answers, and sends to, a renderer that shut down its sending side", function()
+    local r = app({
+      ["mainhost.json"] = { main = "main.lua", renderers = { { name = "py", command = { "python3", "r.py" } } } },
+      ["main.lua"] = [[
+        local mh = require("mainhost")
+        local shut = (debug.getinfo(1, "S").source:match("^@(.*)/") or ".") .. "/shut"
+        mh.ipcMain.handle("later", function(e)
+          while not io.open(shut) do mh.sleep(5) end
+          mh.sleep(5)
+          e.sender.send("note", "sent after the end")
+          return "answered after the end"
+        end)
+        mh.app.on("web-contents-created", function(_, wc)
+          wc.on("render-process-gone", function(_, d)
+            print("main: gone " .. d.reason)
+            mh.app.quit()
+          end)
+        end)
+      ]],
+      ["r.py"] = S.PY .. [[
+send(b'{"k":"invoke","ch":"later","id":1,"args":[]}\n')
+sock.shutdown(socket.SHUT_WR)
+open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "shut"), "w").close()
+while True:
+    line = read_line()
+    if line is None:
+        say("end of stream")
+        break
+    say(line.decode())
+    if b'"result"' in line:
+        break
+]],
+    }, { timeout = 20000 })
+    assert.are.equal(0, r.code, r.stderr)
+    local got = {}
+    for _, l in ipairs(S.lines_from(r.stdout, "[py] ")) do
+      if not l:find('"k":"hello"', 1, true) then got[#got + 1] = l end
+    end
+    assert.are.same({
+      '{"k":"msg","ch":"note","args":["sent after the end"]}',
+      '{"k":"result","id":1,"args":["answered after the end"]}',
+    }, got, r.stdout .. r.stderr)
+    assert_line(r.stdout, "main: gone clean-exit", r.stdout .. r.stderr)
+  end)
+end)
