@@ -364,6 +364,31 @@ s.sendall(b'x\n' * 500)
     assert(logged <= 40, r.stderr)
   end)
 
+  -- The same count when the app quits while the renderer still runs: the
+  -- refusals of its last second are counted at quit, not lost.
+  it("counts the refusals it did not log when the app quits with the renderer still running", function()
+    local r = app({
+      ["mainhost.json"] = { main = "main.lua", renderers = { { name = "evil", command = { "python3", "evil.py" } } } },
+      ["main.lua"] = [[
+        local mh = require("mainhost")
+        mh.ipcMain.on("done", function() mh.app.quit() end)
+      ]],
+      ["evil.py"] = [[
+import os, socket, time
+s = socket.socket(fileno=int(os.environ["MAINHOST_IPC_FD"]))
+s.sendall(b'x\n' * 500 + b'{"k":"send","ch":"done","args":[]}\n')
+time.sleep(60)
+]],
+    }, { timeout = 20000 })
+    local logged, unlogged = 0, 0
+    for line in r.stderr:gmatch("[^\n]+") do
+      if line:find("renderer 'evil' (id 1): refused a message: ", 1, true) then logged = logged + 1 end
+      local n = line:match("renderer 'evil' %(id 1%): (%d+) more messages refused in that second, not logged")
+      if n then unlogged = unlogged + tonumber(n) end
+    end
+    assert.are.equal(500, logged + unlogged, r.stderr)
+  end)
+
   -- event.senderFrame's object was kept per frame number for the life of
   -- the renderer, and the numbers are the renderer's to choose: one
   -- sending from a new frame number each time grew the host's memory
