@@ -78,6 +78,19 @@ static void waiter_add(lua_State *L, int64_t id, int ch_idx) {
   lua_pop(L, 1);
 }
 
+/* The slot's coroutine now waits on the channel at ch_idx (an invoke it
+ * made in place): the name its error report gives. Anchored only when it
+ * changed (a loop of invokes on one channel writes nothing). */
+static void waiter_rename(lua_State *L, int slot, int ch_idx) {
+  const char *ch = lua_tostring(L, ch_idx);
+  if (waiters[slot - 1].ch == ch) return;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, waiting_ref);
+  lua_pushvalue(L, ch_idx);
+  lua_rawseti(L, -2, 2 * slot);
+  lua_pop(L, 1);
+  waiters[slot - 1].ch = ch;
+}
+
 static void waiter_release(lua_State *L, int slot) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, waiting_ref);
   lua_pushnil(L);
@@ -94,9 +107,10 @@ static void waiter_release(lua_State *L, int slot) {
  * (REPLY, err, values...). Stack: ch, err, values... (nvals in all),
  * popped. */
 static char REPLY; /* the first value of a resume that brings a reply */
-/* The coroutine resume_waiter is resuming: an invoke it makes next may
- * wait in place (m_invoke). */
+/* The coroutine resume_waiter is resuming, and its slot: an invoke it
+ * makes next may wait in place (m_invoke). */
 static lua_State *resumed_by_reply;
+static int resumed_slot;
 static void resume_waiter(lua_State *L, int64_t id, int nvals) {
   int base = lua_gettop(L) - nvals;
   /* The id is forgotten now; the slot stays anchored until waiter_release. */
@@ -115,9 +129,12 @@ static void resume_waiter(lua_State *L, int64_t id, int nvals) {
   lua_settop(L, base);          /* ch (nil for a result) */
   int nres;
   lua_State *outer = resumed_by_reply;
+  int outer_slot = resumed_slot;
   resumed_by_reply = co;
+  resumed_slot = slot;
   int st = lua_resume(co, L, nvals, &nres);
   resumed_by_reply = outer;
+  resumed_slot = outer_slot;
   if (st == LUA_OK || st == LUA_YIELD) {
     lua_pop(co, nres);
   } else {
@@ -328,7 +345,7 @@ static int invoke_k(lua_State *L, int status, lua_KContext ctx) {
  * A coroutine that a reply resumed from the loop's wait, and that would
  * yield with nothing else to run, waits in place instead: in the loop of
  * invokes that most renderers are, a round trip is then one send and one
- * recv, without the switch to the loop and back (64 renderers: ~+15 %,
+ * recv, without the switch to the loop and back (64 renderers: ~+10 %,
  * docs/benchmarks.md). Whatever else comes first (a message, another
  * invoke's reply), or anything else active in the loop, and it yields. */
 static int m_invoke(lua_State *L) {
@@ -342,12 +359,15 @@ static int m_invoke(lua_State *L) {
     w.plen = mh_wire_result_head(w.prefix, sizeof w.prefix, id);
     w.L = L;
     w.pushed = 0;
+    waiter_rename(L, resumed_slot, 1);  /* an error from here on is this invoke's */
     lua_pop(L, 1);  /* the thread */
-    if (mh_chan_wait_in_place(&chan, wait_match, wait_got, &w)) {
-      if (w.pushed == 0) return 0;  /* a reply that could not be decoded (reported) */
+    if (mh_chan_wait_in_place(&chan, wait_match, wait_got, &w) && w.pushed > 0) {
       if (!lua_isnil(L, 2)) return raise_reply_error(L, "Error invoking remote method '%s': ", 1, 2);
       return w.pushed - 1;
     }
+    /* Not in place; or a reply that could not be decoded (reported, and
+     * ignored as the loop ignores one): it waits as usual. */
+    lua_settop(L, 1);
     lua_pushthread(L);
   }
   waiter_add(L, id, 1);

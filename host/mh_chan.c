@@ -128,11 +128,14 @@ static void dispatch(mh_chan_t *c) {
 
 /* A channel keeps a small read buffer between reads; one that a large
  * message grew is given back once it is empty. */
-static void release_idle(mh_chan_t *c) {
+static void shrink_read_buffer(mh_chan_t *c) {
   /* Only a buffer a large message grew: freeing the ordinary one after
    * every read cost an allocation a round trip. */
-  if (!c->dispatching && !c->closing && mh_framer_pending(&c->in) == 0 && c->in.buf.cap > 256 * 1024)
-    mh_framer_free(&c->in);
+  if (mh_framer_pending(&c->in) == 0 && c->in.buf.cap > 256 * 1024) mh_framer_free(&c->in);
+}
+
+static void release_idle(mh_chan_t *c) {
+  if (!c->dispatching && !c->closing) shrink_read_buffer(c);
 }
 
 /* Reads and dispatches what the socket holds, up to READS_PER_WAKE reads;
@@ -287,8 +290,9 @@ int mh_chan_wait_in_place(mh_chan_t *c, int (*match)(void *ud, const char *l, si
   mh_chan_group_t *g = c->group;
   /* Only inside a dispatch of the prepare step's wait, with nothing held
    * back, buffered or to deliver: then all the loop would do next is what
-   * follows (the dispatch would find no line, and the wait would write
-   * and block in recv). */
+   * follows (the dispatch would find no line, the read would give back a
+   * buffer a large line grew, and the wait would write and block in
+   * recv). */
   if (!g->in_wait || g->waiter != c || !c->dispatching || g->redispatch || c->end_later || c->throttled ||
       c->close_when_flushed || c->write_failed || c->deferred_pos != c->deferred.len)
     return 0;
@@ -308,21 +312,27 @@ int mh_chan_wait_in_place(mh_chan_t *c, int (*match)(void *ud, const char *l, si
     g->dirty = NULL;
     c->dirty = 0;
   }
+  if (!only_waiter(g)) return 0;
+  g->turns++;  /* what the loop would have counted for this wait */
+  g->waits++;
   for (;;) {
-    if (!only_waiter(g)) return 0;
-    g->turns++;
-    g->waits++;
     ssize_t n = read_some(c, READ_BLOCK_LOOP);
     /* A signal, the end or an error: the loop's own wait sees it again. */
     if (n <= 0) return 0;
     start = c->in.start;
     scanned = c->in.scanned;
     r = mh_framer_next(&c->in, &line, &len);
-    if (r == 0) continue;  /* part of a line: read on */
+    if (r == 0) {  /* part of a line: read on, if nothing else became active */
+      if (!only_waiter(g)) return 0;
+      continue;
+    }
     if (r == 1 && match(ud, line, len)) {
       c->lines++;
       g->in_place++;
       got(ud, line, len);
+      /* As the loop's read would once the dispatch ended (the dispatch
+       * that resumed the caller holds no line of this buffer any more). */
+      shrink_read_buffer(c);
       return 1;
     }
     /* Something else came first: it and all after it are the

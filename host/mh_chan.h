@@ -115,7 +115,8 @@ int mh_chan_wait(mh_chan_t *c, int (*match)(void *ud, const char *l, size_t n),
  * loop, once it yielded, would do nothing but finish that dispatch with no
  * line left, write what is queued and block in recv() for c again, this
  * does the write and the wait in place and, if the first line the reads
- * bring is a match, consumes it and passes it to got(). The task then goes
+ * bring is a match, consumes it and passes it to got() (then gives back a
+ * read buffer that line grew, as the loop's read would). The task then goes
  * on without the switch to the loop and back (docs/benchmarks.md). 1 when
  * it did; 0 when it did not (the reads' lines stay, in order, for the
  * dispatcher: the caller yields as it would have). */

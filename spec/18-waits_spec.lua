@@ -370,4 +370,107 @@ end)
 ]==])
     assert.same({ "ticked 3" }, said(r))
   end)
+
+  it("gives back the read buffer a large reply grew, as the loop's read does", function()
+    local r = run([==[
+ipcMain.handle("big", function(_, n) return string.rep("x", n) end)
+]==], [==[
+  local function rss()
+    for l in io.lines("/proc/self/status") do
+      local v = l:match("^VmRSS:%s*(%d+)")
+      if v then return tonumber(v) end
+    end
+  end
+  assert(ipcRenderer.invoke("add", 1, 1) == 2)
+  collectgarbage()
+  local before = rss()
+  local s = ipcRenderer.invoke("big", 32 * 1024 * 1024)
+  assert(#s == 32 * 1024 * 1024)
+  s = nil
+  for i = 1, 10 do assert(ipcRenderer.invoke("add", i, 1) == i + 1) end
+  collectgarbage()
+  collectgarbage()
+  local grown = rss() - before
+  say(grown < 8 * 1024 and "buffer given back" or ("kept " .. grown .. " KiB"))
+  done()
+]==], { "MAINHOST_COUNTERS=1" })
+    assert.same({ "buffer given back" }, said(r))
+    assert(in_place(r) >= 10, r.all)
+  end)
+
+  it("names the invoke it waited on last when its coroutine fails", function()
+    -- "finish" goes a loop turn after boom's error, so it comes after it.
+    local r = run([==[
+ipcMain.handle("boom", function(e)
+  local tm = uv.new_timer()
+  tm:start(0, 0, function()
+    tm:close()
+    e.sender.send("finish")
+  end)
+  error("no luck", 0)
+end)
+]==], [==[
+  ipcRenderer.on("finish", done)
+  -- A coroutine of its own (a listener's errors are reported by the
+  -- runner, with the listener's name).
+  require("mainhost.async").spawn(function()
+    assert(ipcRenderer.invoke("add", 1, 1) == 2)
+    assert(ipcRenderer.invoke("add", 2, 1) == 3)
+    ipcRenderer.invoke("boom")
+  end)
+]==], { "MAINHOST_COUNTERS=1" })
+    assert.matches("[r] mainhost: error in a coroutine waiting on invoke('boom'): "
+      .. "Error invoking remote method 'boom': Error: no luck", r.stderr, 1, true)
+    assert(in_place(r) >= 2, r.all)
+  end)
+
+  it("ignores a reply it cannot decode and goes on waiting, as the loop does", function()
+    -- A fake host (Python) in place of mainhost: it answers invoke "c"
+    -- with a line the renderer cannot decode, then with a good one.
+    local dir = t.write(t.tempdir(), {
+      ["host.py"] = [==[
+import json, os, socket, subprocess, sys
+a, b = socket.socketpair()
+env = dict(os.environ, MAINHOST_IPC_FD=str(b.fileno()))
+p = subprocess.Popen([sys.argv[1], "--renderer", sys.argv[2]], pass_fds=[b.fileno()], env=env)
+b.close()
+buf = b""
+def line():
+    global buf
+    while b"\n" not in buf:
+        d = a.recv(65536)
+        if not d:
+            return None
+        buf += d
+    l, buf = buf.split(b"\n", 1)
+    return json.loads(l)
+while True:
+    m = line()
+    if m is None:
+        break
+    if m.get("k") == "send":
+        print("said", json.dumps(m["args"]), flush=True)
+        break
+    if m.get("k") != "invoke":
+        continue
+    good = b'{"k":"result","id":%d,"args":["%s"]}\n' % (m["id"], m["ch"].encode())
+    if m["ch"] == "c":
+        a.sendall(b'{"k":"result","id":%d,"args":[1,}\n' % m["id"] + good)
+    else:
+        a.sendall(good)
+a.close()
+print("renderer exit", p.wait(), flush=True)
+]==],
+      ["r.lua"] = [==[
+local ipcRenderer = require("mainhost.renderer").ipcRenderer
+local got = {}
+for _, ch in ipairs({ "a", "b", "c", "d" }) do got[#got + 1] = tostring(ipcRenderer.invoke(ch)) end
+ipcRenderer.send("log", table.concat(got, " "))
+]==],
+    })
+    local r = t.exec({ cmd = { "python3", dir .. "/host.py", t.bin, dir .. "/r.lua" }, timeout = 20000 })
+    assert.is_false(r.timed_out, r.stdout .. r.stderr)
+    assert.are.same({ 'said ["a b c d"]', "renderer exit 0" }, t.lines(r.stdout), r.stdout .. r.stderr)
+    assert.matches("mainhost renderer: ignored a message from the host", r.stderr, 1, true)
+  end)
 end)
