@@ -372,6 +372,11 @@ end)
   end)
 
   it("gives back the read buffer a large reply grew, as the loop's read does", function()
+    if os.getenv("ASAN_OPTIONS") then
+      -- AddressSanitizer keeps freed memory in quarantine: RSS says nothing.
+      pending("measured by RSS, which the sanitizer build does not give back")
+      return
+    end
     local r = run([==[
 ipcMain.handle("big", function(_, n) return string.rep("x", n) end)
 ]==], [==[
