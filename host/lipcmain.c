@@ -85,6 +85,7 @@ static int app_ready;
 static int take_pending(mh_renderer_t *r, int64_t id) {
   int kind = mh_pending_take(&r->pending, id);
   if (kind == MH_REQ_SYNC) r->pending_sync--;
+  if (kind && r->half_closed) mh_host_answered(r);
   return kind;
 }
 

@@ -448,6 +448,9 @@ mh_buf_t *mh_chan_out(mh_chan_t *c) {
     c->write_failed = 1;
     c->out.len = c->out_pos = 0;
     if (!c->ended) end_stream(c, MH_CHAN_EOVERFLOW);
+    /* A peer whose end of stream (a half-close) its owner left open for
+     * writing: the owner hears of this end too. */
+    else if (c->on_end) c->on_end(c, MH_CHAN_EOVERFLOW);
     return NULL;
   }
   if (!c->dirty) {

@@ -15,7 +15,10 @@ typedef struct mh_chan_group mh_chan_group_t;
 /* A complete line (without '\n'); borrowed for the call only. */
 typedef void (*mh_chan_line_cb)(mh_chan_t *c, const char *line, size_t n);
 /* The stream ended: status is 0 for EOF, a libuv error, MH_CHAN_EOVERSIZE
- * when a line grew past the limit, or MH_CHAN_EOVERFLOW. Called once; the channel stops reading. */
+ * when a line grew past the limit, or MH_CHAN_EOVERFLOW. Called once; the
+ * channel stops reading. An owner that keeps the channel open for writing
+ * after an EOF (a peer that shut down only its sending side) may hear
+ * once more, with MH_CHAN_EOVERFLOW. */
 typedef void (*mh_chan_end_cb)(mh_chan_t *c, int status);
 typedef void (*mh_chan_closed_cb)(mh_chan_t *c);
 

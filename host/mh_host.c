@@ -223,18 +223,43 @@ static void chan_end(mh_chan_t *c, int status) {
     fprintf(stderr, "mainhost: renderer '%s' (id %d): channel error: %s\n", r->name, r->id,
             uv_strerror(status));
   }
+  r->chan_ended = 1;
   /* An end of stream from a renderer that still runs is a half-close
    * (shutdown(SHUT_WR)): it will send nothing more, but may still read.
-   * The socket stays open for writing, so the results of its requests
-   * still running, and wc.send, reach it; the channel ends when the
-   * process exits (proc_exit), or when it is closed (wc.close, quit). */
+   * What is queued for it still goes, and so do the answers to its
+   * requests still running: the channel closes once they are written
+   * (half_close_cb), and the renderer reads end-of-file after them. */
   if (status == 0 && r->spawned && !r->exited && !H.quitting && !H.exiting) {
     mh_framer_free(&c->in);  /* a last line without newline: reported above, dropped */
-    return;
+    if (mh_pending_count(&r->pending) > 0) {
+      r->chan_ended = 0;
+      r->half_closed = 1;
+      return;
+    }
+    mh_chan_close_flushed(c, chan_closed);
+  } else {
+    mh_chan_close(c, chan_closed);
   }
-  r->chan_ended = 1;
-  mh_chan_close(c, chan_closed);
   maybe_gone(r);
+}
+
+static void half_close_cb(uv_timer_t *t) {
+  (void)t;
+  for (size_t i = 0; i < H.nids; i++) {
+    mh_renderer_t *r = H.byid[i];
+    if (!r || !r->half_closed || mh_pending_count(&r->pending) > 0) continue;
+    r->half_closed = 0;
+    if (r->chan_ended || r->chan.closing) continue;
+    r->chan_ended = 1;
+    mh_chan_close_flushed(&r->chan, chan_closed);
+    maybe_gone(r);
+  }
+}
+
+void mh_host_answered(mh_renderer_t *r) {
+  if (!r->half_closed || mh_pending_count(&r->pending) > 0) return;
+  if (!uv_is_active((uv_handle_t *)&H.half_timer) && !uv_is_closing((uv_handle_t *)&H.half_timer))
+    uv_timer_start(&H.half_timer, half_close_cb, 0, 0);
 }
 
 /* ---- output passthrough ---------------------------------------------------- */
@@ -816,6 +841,7 @@ static void shutdown_host(void) {
   uv_close((uv_handle_t *)&H.sigint, our_closed);
   uv_close((uv_handle_t *)&H.sigterm, our_closed);
   uv_close((uv_handle_t *)&H.gc_timer, our_closed);
+  uv_close((uv_handle_t *)&H.half_timer, our_closed);
   mh_chan_group_close(&H.chans);
   while (our_handles > 0) uv_run(H.loop, UV_RUN_NOWAIT);
   /* 4. luv's, then drain until the loop can close. */
@@ -866,7 +892,9 @@ static int host_setup(mh_config_t *cfg) {
   uv_signal_init(H.loop, &H.sigterm);
   uv_timer_init(H.loop, &H.gc_timer);
   uv_unref((uv_handle_t *)&H.gc_timer);
-  our_handles += 3;
+  uv_timer_init(H.loop, &H.half_timer);
+  uv_unref((uv_handle_t *)&H.half_timer);
+  our_handles += 4;
   uv_signal_start(&H.sigint, on_signal, SIGINT);
   uv_signal_start(&H.sigterm, on_signal, SIGTERM);
   uv_unref((uv_handle_t *)&H.sigint);

@@ -51,6 +51,8 @@ typedef struct mh_renderer {
   int kill_stage;     /* 0: next is SIGTERM, 1: next is SIGKILL */
   int open_handles;   /* closes still to come before the memory can go */
   int spawned, exited, chan_ended, gone_reported, closed_by_us, said_anything;
+  int half_closed;    /* sent end-of-file while running: its channel closes
+                         once its requests are answered (mh_host_answered) */
   int64_t exit_status;
   int term_signal;
   char *launch_error; /* why it never started, or NULL */
@@ -80,6 +82,7 @@ typedef struct mh_host {
   mh_buf_t scratch;       /* the decoder's string scratch */
   uv_signal_t sigint, sigterm;
   uv_timer_t gc_timer;    /* collects dropped requests, see mh_host_watch_pending */
+  uv_timer_t half_timer;  /* closes half-closed renderers that have their answers */
   unsigned gc_delay_ms;
   int quitting;           /* renderers are being closed for a quit */
   int exiting;            /* app.exit: no more events, just go */
@@ -97,6 +100,9 @@ int mh_host_main(mh_config_t *cfg);
  * of memory. */
 mh_renderer_t *mh_host_spawn(const mh_renderer_conf_t *conf);
 mh_renderer_t *mh_host_renderer(int id);
+/* The last request of a half-closed renderer was answered: its channel is
+ * closed once the answer is queued (from the loop's next turn). */
+void mh_host_answered(mh_renderer_t *r);
 
 /* webContents.close(): the socket closes (the renderer exits on its own),
  * then SIGTERM, then SIGKILL; no restart follows. */

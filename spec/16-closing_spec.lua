@@ -237,6 +237,68 @@ print("evil: host hung up", flush=True)
     assert(rss and rss < 64 * 1024, "host RSS " .. tostring(rss) .. " kB\n" .. r.stdout .. r.stderr)
   end)
 
+  it("closes its end to a renderer that shut down its sending side once nothing is left to answer", function()
+    local r = app({
+      ["mainhost.json"] = { main = "main.lua", renderers = { { name = "py", command = { "python3", "r.py" } } } },
+      ["main.lua"] = [[
+        local mh = require("mainhost")
+        mh.ipcMain.on("hi", function(e) e.sender.send("back", "to you") end)
+      ]],
+      ["r.py"] = S.PY .. [[
+send(b'{"k":"send","ch":"hi","args":[]}\n')
+sock.shutdown(socket.SHUT_WR)
+while True:
+    line = read_line()
+    if line is None:
+        say("end of stream")
+        break
+    if b'"hello"' not in line:
+        say(line.decode())
+]],
+    }, { timeout = 20000 })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.are.same({ '{"k":"msg","ch":"back","args":["to you"]}', "end of stream" },
+      S.lines_from(r.stdout, "[py] "), r.stdout .. r.stderr)
+  end)
+
+  it("disconnects a renderer that shut down its sending side and leaves twice maxQueuedBytes unread", function()
+    local r = app({
+      ["mainhost.json"] = { main = "main.lua",
+        renderers = { { name = "evil", command = { "python3", "r.py" } } },
+        limits = { maxQueuedBytes = 1048576, maxPendingInvokes = 100000 } },
+      ["main.lua"] = [[
+        local mh = require("mainhost")
+        local big = ("z"):rep(65536)
+        mh.ipcMain.handle("slow", function() mh.sleep(20); return big end)
+        mh.app.on("web-contents-created", function(_, wc)
+          wc.on("render-process-gone", function()
+            local f = io.open("/proc/self/status"); local s = f:read("a"); f:close()
+            print("main: rss_kb " .. s:match("VmRSS:%s*(%d+) kB"))
+          end)
+        end)
+      ]],
+      ["r.py"] = [[
+import os, select, socket
+s = socket.socket(fileno=int(os.environ["MAINHOST_IPC_FD"]))
+for i in range(1, 3001):
+    s.sendall(b'{"k":"invoke","ch":"slow","id":%d,"args":[]}\n' % i)
+s.shutdown(socket.SHUT_WR)
+# Never reads; the host's close shows as a hang-up.
+p = select.poll()
+p.register(s, 0)
+while not any(ev & select.POLLHUP for _, ev in p.poll(50)):
+    pass
+print("evil: host hung up", flush=True)
+]],
+    }, { timeout = 30000 })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.matches("renderer 'evil' (id 1) left over twice limits.maxQueuedBytes (1048576) unread; disconnected",
+      r.stderr, 1, true)
+    assert_line(r.stdout, "[evil] evil: host hung up", r.stdout .. r.stderr)
+    local rss = tonumber(r.stdout:match("main: rss_kb (%d+)"))
+    assert(rss and rss < 64 * 1024, "host RSS " .. tostring(rss) .. " kB\n" .. r.stdout .. r.stderr)
+  end)
+
   it("answers an invoke the host refuses while decoding (1,100,000 arguments) with an error instead of silence", function()
     local r = app({
       ["mainhost.json"] = { main = "main.lua", renderers = { { name = "py", command = { "python3", "r.py" } } } },
@@ -288,7 +350,8 @@ send(b'{"k":"send","ch":"done","args":[]}\n')
   -- usual "I have sent everything" of socket code) was treated as gone
   -- from the channel: the host closed the socket, and the results of its
   -- requests still running were dropped. It still runs and may still
-  -- read: the host now keeps writing to it until it exits. The handler
+  -- read: the host now answers them (and writes what main sends it
+  -- meanwhile), then closes its end, as a server does. The handler
   -- waits for the renderer's file, made after its shutdown, then for one
   -- more loop turn (a poll phase, which reads the end of the stream), so
   -- the end has been seen before the answer goes, on any machine.
@@ -321,8 +384,6 @@ while True:
         say("end of stream")
         break
     say(line.decode())
-    if b'"result"' in line:
-        break
 ]],
     }, { timeout = 20000 })
     assert.are.equal(0, r.code, r.stderr)
@@ -333,6 +394,7 @@ while True:
     assert.are.same({
       '{"k":"msg","ch":"note","args":["sent after the end"]}',
       '{"k":"result","id":1,"args":["answered after the end"]}',
+      "end of stream",
     }, got, r.stdout .. r.stderr)
     assert_line(r.stdout, "main: gone clean-exit", r.stdout .. r.stderr)
   end)
