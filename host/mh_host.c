@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,6 +208,33 @@ static void maybe_gone(mh_renderer_t *r) {
   check_all_gone();
 }
 
+/* The peer's end of the socket is closed (every copy of it), not only its
+ * sending side: poll says POLLHUP once both directions are shut. */
+static int peer_hung_up(int fd) {
+  struct pollfd p = {fd, 0, 0};
+  return poll(&p, 1, 0) == 1 && (p.revents & POLLHUP);
+}
+
+static void hang_up_cb(uv_timer_t *t) {
+  mh_renderer_t *r = t->data;
+  r->timer_hangs_up = 0;
+  if (!r->exited) mh_chan_hang_up(&r->chan);
+}
+
+/* Closes the channel of a half-closed renderer that has its answers:
+ * what is queued is written first, for at most limits.quitTimeoutMs (one
+ * that reads nothing is hung up on then, as after wc.close(), but gets no
+ * signal: it may run on). */
+static void close_half_closed(mh_renderer_t *r) {
+  mh_chan_close_flushed(&r->chan, chan_closed);
+  if (r->chan.close_when_flushed && !r->chan.closing && !uv_is_active((uv_handle_t *)&r->timer) &&
+      !uv_is_closing((uv_handle_t *)&r->timer)) {
+    r->timer_hangs_up = 1;
+    uv_timer_start(&r->timer, hang_up_cb, H.cfg->limits.quit_timeout_ms, 0);
+  }
+  maybe_gone(r);
+}
+
 static void chan_end(mh_chan_t *c, int status) {
   mh_renderer_t *r = c->data;
   if (status == MH_CHAN_EOVERFLOW) {
@@ -224,22 +252,23 @@ static void chan_end(mh_chan_t *c, int status) {
             uv_strerror(status));
   }
   r->chan_ended = 1;
-  /* An end of stream from a renderer that still runs is a half-close
-   * (shutdown(SHUT_WR)): it will send nothing more, but may still read.
-   * What is queued for it still goes, and so do the answers to its
-   * requests still running: the channel closes once they are written
-   * (half_close_cb), and the renderer reads end-of-file after them. */
-  if (status == 0 && r->spawned && !r->exited && !H.quitting && !H.exiting) {
+  /* An end of stream from a renderer that still runs, with its end of the
+   * socket still open (no hang-up), is a half-close (shutdown(SHUT_WR)):
+   * it will send nothing more, but may still read. The answers to its
+   * requests still running go (and what is queued for it): the channel
+   * closes once they are queued (half_close_cb), and the renderer reads
+   * end-of-file after them. */
+  if (status == 0 && r->spawned && !r->exited && !H.quitting && !H.exiting && !peer_hung_up(c->fd)) {
     mh_framer_free(&c->in);  /* a last line without newline: reported above, dropped */
     if (mh_pending_count(&r->pending) > 0) {
       r->chan_ended = 0;
       r->half_closed = 1;
       return;
     }
-    mh_chan_close_flushed(c, chan_closed);
-  } else {
-    mh_chan_close(c, chan_closed);
+    close_half_closed(r);
+    return;
   }
+  mh_chan_close(c, chan_closed);
   maybe_gone(r);
 }
 
@@ -251,8 +280,7 @@ static void half_close_cb(uv_timer_t *t) {
     r->half_closed = 0;
     if (r->chan_ended || r->chan.closing) continue;
     r->chan_ended = 1;
-    mh_chan_close_flushed(&r->chan, chan_closed);
-    maybe_gone(r);
+    close_half_closed(r);
   }
 }
 
@@ -408,8 +436,9 @@ void mh_host_close_renderer(mh_renderer_t *r) {
      * and exits (the grace timer bounds the wait). */
     mh_chan_close_flushed(&r->chan, chan_closed);
   }
-  if (r->spawned && !r->exited && !uv_is_active((uv_handle_t *)&r->timer) &&
+  if (r->spawned && !r->exited && (!uv_is_active((uv_handle_t *)&r->timer) || r->timer_hangs_up) &&
       !uv_is_closing((uv_handle_t *)&r->timer)) {
+    r->timer_hangs_up = 0;  /* the grace period hangs up too, then signals */
     r->kill_stage = 0;
     uv_timer_start(&r->timer, grace_cb, H.cfg->limits.quit_timeout_ms, 0);
   }

@@ -53,6 +53,7 @@ typedef struct mh_renderer {
   int spawned, exited, chan_ended, gone_reported, closed_by_us, said_anything;
   int half_closed;    /* sent end-of-file while running: its channel closes
                          once its requests are answered (mh_host_answered) */
+  int timer_hangs_up; /* timer: the bound on that close's last writes */
   int64_t exit_status;
   int term_signal;
   char *launch_error; /* why it never started, or NULL */

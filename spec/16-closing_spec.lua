@@ -261,6 +261,64 @@ while True:
       S.lines_from(r.stdout, "[py] "), r.stdout .. r.stderr)
   end)
 
+  it("hangs up on a renderer that shut down its sending side and reads nothing, after quitTimeoutMs", function()
+    local r = app({
+      ["mainhost.json"] = { main = "main.lua", renderers = { { name = "py", command = { "python3", "r.py" } } },
+        limits = { quitTimeoutMs = 200 } },
+      ["main.lua"] = [[
+        local mh = require("mainhost")
+        local chunk = ("y"):rep(65536)
+        mh.ipcMain.on("hi", function(e) for _ = 1, 64 do e.sender.send("data", chunk) end end)
+      ]],
+      ["r.py"] = [[
+import os, select, socket
+s = socket.socket(fileno=int(os.environ["MAINHOST_IPC_FD"]))
+s.sendall(b'{"k":"send","ch":"hi","args":[]}\n')
+s.shutdown(socket.SHUT_WR)
+# Reads nothing; the host's close shows as a hang-up.
+p = select.poll()
+p.register(s, 0)
+while not any(ev & select.POLLHUP for _, ev in p.poll(50)):
+    pass
+print("py: host hung up", flush=True)
+]],
+    }, { timeout = 20000 })
+    assert.are.equal(0, r.code, r.stderr)
+    assert_line(r.stdout, "[py] py: host hung up", r.stdout .. r.stderr)
+    -- Hung up, not signalled: it left on its own.
+    assert.is_nil(r.stderr:find("SIGTERM", 1, true), r.stderr)
+  end)
+
+  it("takes a renderer that closed its socket while still running for gone from the channel at once", function()
+    -- Closed, not shut down for writing: nothing it could read, so the
+    -- host's end goes at once and wc.send says false.
+    local r = app({
+      ["mainhost.json"] = { main = "main.lua", renderers = { { name = "py", command = { "python3", "r.py" } } },
+        limits = { quitTimeoutMs = 100 } },
+      ["main.lua"] = [[
+        local mh = require("mainhost")
+        local shut = (debug.getinfo(1, "S").source:match("^@(.*)/") or ".") .. "/closed"
+        mh.ipcMain.handle("later", function(e)
+          while not io.open(shut) do mh.sleep(5) end
+          mh.sleep(5)
+          print("main: send says " .. tostring(e.sender.send("note")))
+          mh.app.quit()
+          return "late"
+        end)
+      ]],
+      ["r.py"] = S.PY .. [[
+import time
+read_line()  # the hello: a socket closed with unread bytes says reset, not end of stream
+send(b'{"k":"invoke","ch":"later","id":1,"args":[]}\n')
+sock.close()
+open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "closed"), "w").close()
+time.sleep(30)
+]],
+    }, { timeout = 20000 })
+    assert.are.equal(0, r.code, r.stderr)
+    assert_line(r.stdout, "main: send says false", r.stdout .. r.stderr)
+  end)
+
   it("disconnects a renderer that shut down its sending side and leaves twice maxQueuedBytes unread", function()
     local r = app({
       ["mainhost.json"] = { main = "main.lua",
