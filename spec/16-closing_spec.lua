@@ -197,7 +197,26 @@ os._exit(0)
     assert(ok, err)
   end)
 
-  it("disconnects a renderer that leaves twice maxQueuedBytes of replies unread, keeping the host small", function()
+  -- The end of a Python renderer whose socket is `s` (and which imported
+  -- select): reads nothing, and prints "NAME: host hung up" once the
+  -- host has closed its end (a hang-up, as its own sending side is shut
+  -- down or unused).
+  local function py_until_hang_up(name)
+    return ([[
+p = select.poll()
+p.register(s, 0)
+while not any(ev & select.POLLHUP for _, ev in p.poll(50)):
+    pass
+print("%s: host hung up", flush=True)
+]]):format(name)
+  end
+
+  -- An app whose renderer "evil" sends 3000 invokes, each answered with
+  -- 64 KiB, and reads none of the answers (py_rest: what it does after
+  -- sending them, with `s` its socket; it prints "evil: host hung up"
+  -- once the host has let it go). Checks that the host cut it off and
+  -- stayed small.
+  local function assert_cut_off_after_unread_replies(py_rest)
     local r = app({
       ["mainhost.json"] = { main = "main.lua",
         renderers = { { name = "evil", command = { "python3", "r.py" } } },
@@ -205,8 +224,7 @@ os._exit(0)
       ["main.lua"] = [[
         local mh = require("mainhost")
         local big = ("z"):rep(65536)
-        local n = 0
-        mh.ipcMain.handle("slow", function() mh.sleep(20); n = n + 1; return big end)
+        mh.ipcMain.handle("slow", function() mh.sleep(20); return big end)
         mh.app.on("web-contents-created", function(_, wc)
           wc.on("render-process-gone", function()
             local f = io.open("/proc/self/status"); local s = f:read("a"); f:close()
@@ -215,18 +233,11 @@ os._exit(0)
         end)
       ]],
       ["r.py"] = [[
-import os, socket, time
+import os, select, socket, time
 s = socket.socket(fileno=int(os.environ["MAINHOST_IPC_FD"]))
-try:
-    for i in range(1, 3001):
-        s.sendall(b'{"k":"invoke","ch":"slow","id":%d,"args":[]}\n' % i)
-    while True:
-        time.sleep(0.05)
-        s.send(b'')
-except OSError:
-    pass
-print("evil: host hung up", flush=True)
-]],
+for i in range(1, 3001):
+    s.sendall(b'{"k":"invoke","ch":"slow","id":%d,"args":[]}\n' % i)
+]] .. py_rest,
     }, { timeout = 30000 })
     assert.are.equal(0, r.code, r.stderr)
     assert.matches("renderer 'evil' (id 1) left over twice limits.maxQueuedBytes (1048576) unread; disconnected",
@@ -235,6 +246,18 @@ print("evil: host hung up", flush=True)
     -- 3000 replies of 64 KiB would be about 190 MB without the cut.
     local rss = tonumber(r.stdout:match("main: rss_kb (%d+)"))
     assert(rss and rss < 64 * 1024, "host RSS " .. tostring(rss) .. " kB\n" .. r.stdout .. r.stderr)
+  end
+
+  it("disconnects a renderer that leaves twice maxQueuedBytes of replies unread, keeping the host small", function()
+    assert_cut_off_after_unread_replies([[
+try:
+    while True:
+        time.sleep(0.05)
+        s.send(b'')
+except OSError:
+    pass
+print("evil: host hung up", flush=True)
+]])
   end)
 
   it("closes its end to a renderer that shut down its sending side once nothing is left to answer", function()
@@ -275,13 +298,7 @@ import os, select, socket
 s = socket.socket(fileno=int(os.environ["MAINHOST_IPC_FD"]))
 s.sendall(b'{"k":"send","ch":"hi","args":[]}\n')
 s.shutdown(socket.SHUT_WR)
-# Reads nothing; the host's close shows as a hang-up.
-p = select.poll()
-p.register(s, 0)
-while not any(ev & select.POLLHUP for _, ev in p.poll(50)):
-    pass
-print("py: host hung up", flush=True)
-]],
+]] .. py_until_hang_up("py"),
     }, { timeout = 20000 })
     assert.are.equal(0, r.code, r.stderr)
     assert_line(r.stdout, "[py] py: host hung up", r.stdout .. r.stderr)
@@ -320,41 +337,9 @@ time.sleep(30)
   end)
 
   it("disconnects a renderer that shut down its sending side and leaves twice maxQueuedBytes unread", function()
-    local r = app({
-      ["mainhost.json"] = { main = "main.lua",
-        renderers = { { name = "evil", command = { "python3", "r.py" } } },
-        limits = { maxQueuedBytes = 1048576, maxPendingInvokes = 100000 } },
-      ["main.lua"] = [[
-        local mh = require("mainhost")
-        local big = ("z"):rep(65536)
-        mh.ipcMain.handle("slow", function() mh.sleep(20); return big end)
-        mh.app.on("web-contents-created", function(_, wc)
-          wc.on("render-process-gone", function()
-            local f = io.open("/proc/self/status"); local s = f:read("a"); f:close()
-            print("main: rss_kb " .. s:match("VmRSS:%s*(%d+) kB"))
-          end)
-        end)
-      ]],
-      ["r.py"] = [[
-import os, select, socket
-s = socket.socket(fileno=int(os.environ["MAINHOST_IPC_FD"]))
-for i in range(1, 3001):
-    s.sendall(b'{"k":"invoke","ch":"slow","id":%d,"args":[]}\n' % i)
+    assert_cut_off_after_unread_replies([[
 s.shutdown(socket.SHUT_WR)
-# Never reads; the host's close shows as a hang-up.
-p = select.poll()
-p.register(s, 0)
-while not any(ev & select.POLLHUP for _, ev in p.poll(50)):
-    pass
-print("evil: host hung up", flush=True)
-]],
-    }, { timeout = 30000 })
-    assert.are.equal(0, r.code, r.stderr)
-    assert.matches("renderer 'evil' (id 1) left over twice limits.maxQueuedBytes (1048576) unread; disconnected",
-      r.stderr, 1, true)
-    assert_line(r.stdout, "[evil] evil: host hung up", r.stdout .. r.stderr)
-    local rss = tonumber(r.stdout:match("main: rss_kb (%d+)"))
-    assert(rss and rss < 64 * 1024, "host RSS " .. tostring(rss) .. " kB\n" .. r.stdout .. r.stderr)
+]] .. py_until_hang_up("evil"))
   end)
 
   it("answers an invoke the host refuses while decoding (1,100,000 arguments) with an error instead of silence", function()

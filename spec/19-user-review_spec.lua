@@ -338,6 +338,18 @@ os.write(1, b"BB\n")
     assert.are.same({ 65536, 65536, 65536, 200000 - 3 * 65536, 5, 65536, 1 }, sizes, r.stderr)
   end)
 
+  -- The refusals of renderer 'evil' (id 1) in the host's stderr: how many
+  -- were logged one by one, and how many only counted.
+  local function refusals_of_evil(stderr)
+    local logged, unlogged = 0, 0
+    for line in stderr:gmatch("[^\n]+") do
+      if line:find("renderer 'evil' (id 1): refused a message: ", 1, true) then logged = logged + 1 end
+      local n = line:match("renderer 'evil' %(id 1%): (%d+) more messages refused in that second, not logged")
+      if n then unlogged = unlogged + tonumber(n) end
+    end
+    return logged, unlogged
+  end
+
   -- Each refused line was logged: a flood of tiny bad lines became a log
   -- many times its size (and one write to stderr per line). At most 20 are
   -- logged a second for a renderer; the rest are counted in one line.
@@ -354,12 +366,7 @@ s = socket.socket(fileno=int(os.environ["MAINHOST_IPC_FD"]))
 s.sendall(b'x\n' * 500)
 ]],
     }, { timeout = 20000 })
-    local logged, unlogged = 0, 0
-    for line in r.stderr:gmatch("[^\n]+") do
-      if line:find("renderer 'evil' (id 1): refused a message: ", 1, true) then logged = logged + 1 end
-      local n = line:match("renderer 'evil' %(id 1%): (%d+) more messages refused in that second, not logged")
-      if n then unlogged = unlogged + tonumber(n) end
-    end
+    local logged, unlogged = refusals_of_evil(r.stderr)
     assert.are.equal(500, logged + unlogged, r.stderr)
     assert(logged <= 40, r.stderr)
   end)
@@ -380,12 +387,7 @@ s.sendall(b'x\n' * 500 + b'{"k":"send","ch":"done","args":[]}\n')
 time.sleep(60)
 ]],
     }, { timeout = 20000 })
-    local logged, unlogged = 0, 0
-    for line in r.stderr:gmatch("[^\n]+") do
-      if line:find("renderer 'evil' (id 1): refused a message: ", 1, true) then logged = logged + 1 end
-      local n = line:match("renderer 'evil' %(id 1%): (%d+) more messages refused in that second, not logged")
-      if n then unlogged = unlogged + tonumber(n) end
-    end
+    local logged, unlogged = refusals_of_evil(r.stderr)
     assert.are.equal(500, logged + unlogged, r.stderr)
   end)
 
