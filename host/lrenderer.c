@@ -236,6 +236,13 @@ typedef struct wait_ctx {
   int pushed;
 } wait_ctx_t;
 
+/* A wait for the reply to request id, whose values go onto L. */
+static void wait_ctx_init(wait_ctx_t *w, lua_State *L, int64_t id) {
+  w->plen = mh_wire_result_head(w->prefix, sizeof w->prefix, id);
+  w->L = L;
+  w->pushed = 0;
+}
+
 static int wait_match(void *ud, const char *l, size_t n) {
   wait_ctx_t *w = ud;
   return mh_wire_is_result(l, n, w->prefix, w->plen);
@@ -261,9 +268,7 @@ static void wait_got(void *ud, const char *l, size_t n) {
 static int wait_for(lua_State *L, int64_t id) {
   check_open(L);
   wait_ctx_t w;
-  w.plen = mh_wire_result_head(w.prefix, sizeof w.prefix, id);
-  w.L = L;
-  w.pushed = 0;
+  wait_ctx_init(&w, L, id);
   int rc = mh_chan_flush_blocking(&chan);
   if (rc == 0) rc = mh_chan_wait(&chan, wait_match, wait_got, &w);
   if (rc != 0) {
@@ -304,14 +309,22 @@ static int m_send(lua_State *L) {
   return 0;
 }
 
-/* Blocks for the reply to id (the channel at 1, alone on the stack) and
- * returns its values, or raises fmt(ch) .. its error. */
-static int block_for_reply(lua_State *L, int64_t id, const char *fmt) {
-  int n = wait_for(L, id);
+/* A reply's n values above the channel at 1 (err, values...): returns the
+ * values, or raises fmt(ch) .. err. None (a reply that could not be read)
+ * returns nothing. */
+static int return_reply(lua_State *L, int n, const char *fmt) {
   if (n == 0) return 0;
   if (!lua_isnil(L, 2)) return raise_reply_error(L, fmt, 1, 2);
   return n - 1;
 }
+
+/* Blocks for the reply to id (the channel at 1, alone on the stack) and
+ * returns its values, or raises fmt(ch) .. its error. */
+static int block_for_reply(lua_State *L, int64_t id, const char *fmt) {
+  return return_reply(L, wait_for(L, id), fmt);
+}
+
+static const char INVOKE_ERROR[] = "Error invoking remote method '%s': ";
 
 /* Queues a request of this kind for method's channel and arguments (the
  * frame is upvalue 1) and leaves the channel alone on the stack; its id. */
@@ -336,7 +349,7 @@ static int invoke_k(lua_State *L, int status, lua_KContext ctx) {
     lua_settop(L, 1);  /* a resume that is not ours: go on waiting */
     return lua_yieldk(L, 0, ctx, invoke_k);
   }
-  if (!lua_isnil(L, 3)) return raise_reply_error(L, "Error invoking remote method '%s': ", 1, 3);
+  if (!lua_isnil(L, 3)) return raise_reply_error(L, INVOKE_ERROR, 1, 3);
   return lua_gettop(L) - 3;
 }
 
@@ -352,19 +365,15 @@ static int m_invoke(lua_State *L) {
   int64_t id = put_request(L, "invoke", 6, "invoke");
   if (lua_pushthread(L) || !lua_isyieldable(L)) {
     lua_settop(L, 1);
-    return block_for_reply(L, id, "Error invoking remote method '%s': ");
+    return block_for_reply(L, id, INVOKE_ERROR);
   }
   if (L == resumed_by_reply) {
     wait_ctx_t w;
-    w.plen = mh_wire_result_head(w.prefix, sizeof w.prefix, id);
-    w.L = L;
-    w.pushed = 0;
+    wait_ctx_init(&w, L, id);
     waiter_rename(L, resumed_slot, 1);  /* an error from here on is this invoke's */
     lua_pop(L, 1);  /* the thread */
-    if (mh_chan_wait_in_place(&chan, wait_match, wait_got, &w) && w.pushed > 0) {
-      if (!lua_isnil(L, 2)) return raise_reply_error(L, "Error invoking remote method '%s': ", 1, 2);
-      return w.pushed - 1;
-    }
+    if (mh_chan_wait_in_place(&chan, wait_match, wait_got, &w) && w.pushed > 0)
+      return return_reply(L, w.pushed, INVOKE_ERROR);
     /* Not in place; or a reply that could not be decoded (reported, and
      * ignored as the loop ignores one): it waits as usual. */
     lua_settop(L, 1);

@@ -285,6 +285,22 @@ static int only_waiter(mh_chan_group_t *g) {
   return !w.others;
 }
 
+/* mh_framer_next, leaving a complete line in place for the dispatcher;
+ * take_peeked then takes it. */
+static int peek_line(mh_framer_t *f, const char **line, size_t *len) {
+  size_t start = f->start, scanned = f->scanned;
+  int r = mh_framer_next(f, line, len);
+  if (r == 1) {
+    f->start = start;
+    f->scanned = scanned;
+  }
+  return r;
+}
+
+static void take_peeked(mh_framer_t *f, const char *line, size_t len) {
+  f->start = f->scanned = (size_t)(line - f->buf.data) + len + 1;
+}
+
 int mh_chan_wait_in_place(mh_chan_t *c, int (*match)(void *ud, const char *l, size_t n),
                           void (*got)(void *ud, const char *l, size_t n), void *ud) {
   mh_chan_group_t *g = c->group;
@@ -296,15 +312,9 @@ int mh_chan_wait_in_place(mh_chan_t *c, int (*match)(void *ud, const char *l, si
   if (!g->in_wait || g->waiter != c || !c->dispatching || g->redispatch || c->end_later || c->throttled ||
       c->close_when_flushed || c->write_failed || c->deferred_pos != c->deferred.len)
     return 0;
-  size_t start = c->in.start, scanned = c->in.scanned;
   const char *line;
   size_t len;
-  int r = mh_framer_next(&c->in, &line, &len);
-  if (r != 0) {  /* a line (or one over the limit) waits for the dispatcher */
-    c->in.start = start;
-    c->in.scanned = scanned;
-    return 0;
-  }
+  if (peek_line(&c->in, &line, &len) != 0) return 0;  /* a line (or one over the limit) waits for the dispatcher */
   /* Write what is queued (the request), as the wait would. */
   if (g->dirty && (g->dirty != c || c->next_dirty)) return 0;
   if (c->dirty) {
@@ -319,14 +329,13 @@ int mh_chan_wait_in_place(mh_chan_t *c, int (*match)(void *ud, const char *l, si
     ssize_t n = read_some(c, READ_BLOCK_LOOP);
     /* A signal, the end or an error: the loop's own wait sees it again. */
     if (n <= 0) return 0;
-    start = c->in.start;
-    scanned = c->in.scanned;
-    r = mh_framer_next(&c->in, &line, &len);
+    int r = peek_line(&c->in, &line, &len);
     if (r == 0) {  /* part of a line: read on, if nothing else became active */
       if (!only_waiter(g)) return 0;
       continue;
     }
     if (r == 1 && match(ud, line, len)) {
+      take_peeked(&c->in, line, len);
       c->lines++;
       g->in_place++;
       got(ud, line, len);
@@ -337,8 +346,6 @@ int mh_chan_wait_in_place(mh_chan_t *c, int (*match)(void *ud, const char *l, si
     }
     /* Something else came first: it and all after it are the
      * dispatcher's, in order. */
-    c->in.start = start;
-    c->in.scanned = scanned;
     return 0;
   }
 }

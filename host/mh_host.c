@@ -226,6 +226,7 @@ static void hang_up_cb(uv_timer_t *t) {
  * that reads nothing is hung up on then, as after wc.close(), but gets no
  * signal: it may run on). */
 static void close_half_closed(mh_renderer_t *r) {
+  r->chan_ended = 1;
   mh_chan_close_flushed(&r->chan, chan_closed);
   if (r->chan.close_when_flushed && !r->chan.closing && !uv_is_active((uv_handle_t *)&r->timer) &&
       !uv_is_closing((uv_handle_t *)&r->timer)) {
@@ -251,7 +252,6 @@ static void chan_end(mh_chan_t *c, int status) {
     fprintf(stderr, "mainhost: renderer '%s' (id %d): channel error: %s\n", r->name, r->id,
             uv_strerror(status));
   }
-  r->chan_ended = 1;
   /* An end of stream from a renderer that still runs, with its end of the
    * socket still open (no hang-up), is a half-close (shutdown(SHUT_WR)):
    * it will send nothing more, but may still read. The answers to its
@@ -260,14 +260,11 @@ static void chan_end(mh_chan_t *c, int status) {
    * end-of-file after them. */
   if (status == 0 && r->spawned && !r->exited && !H.quitting && !H.exiting && !peer_hung_up(c->fd)) {
     mh_framer_free(&c->in);  /* a last line without newline: reported above, dropped */
-    if (mh_pending_count(&r->pending) > 0) {
-      r->chan_ended = 0;
-      r->half_closed = 1;
-      return;
-    }
-    close_half_closed(r);
+    if (mh_pending_count(&r->pending) > 0) r->half_closed = 1;
+    else close_half_closed(r);
     return;
   }
+  r->chan_ended = 1;
   mh_chan_close(c, chan_closed);
   maybe_gone(r);
 }
@@ -278,9 +275,7 @@ static void half_close_cb(uv_timer_t *t) {
     mh_renderer_t *r = H.byid[i];
     if (!r || !r->half_closed || mh_pending_count(&r->pending) > 0) continue;
     r->half_closed = 0;
-    if (r->chan_ended || r->chan.closing) continue;
-    r->chan_ended = 1;
-    close_half_closed(r);
+    if (!r->chan_ended && !r->chan.closing) close_half_closed(r);
   }
 }
 
@@ -750,7 +745,6 @@ static void close_all(void) {
     mh_renderer_t *r = H.byid[i];
     if (!r) continue;
     if (H.L) mh_lipc_fail_pending(H.L, r, "reply was never sent (the main process is quitting)");
-    mh_lipc_refusals_unlogged(r);  /* from now on nothing more is read from it */
     mh_host_close_renderer(r);
   }
 }
