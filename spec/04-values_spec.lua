@@ -5,7 +5,7 @@
 -- the path to the bad value, with nothing sent.
 local t = require("mainhost.test")
 local S = require("support.app")
-local has_line, assert_line, assert_no_line = S.has_line, S.assert_line, S.assert_no_line
+local assert_line, assert_no_line = S.assert_line, S.assert_no_line
 
 -- Shared by both sides of every app: dump(v) is an exact, readable picture
 -- of a value (integer "1" vs float "1.0", "-0.0", strings byte by byte,

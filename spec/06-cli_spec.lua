@@ -5,7 +5,7 @@
 -- that cannot start.
 local t = require("mainhost.test")
 local S = require("support.app")
-local lines_has, assert_line, assert_no_line, app = S.has_line, S.assert_line, S.assert_no_line, S.app
+local assert_line, assert_no_line, app = S.assert_line, S.assert_no_line, S.app
 local uv = require("luv")
 
 local function real(path) return assert(uv.fs_realpath(path)) end

@@ -8,7 +8,7 @@
 -- serving ui (once evil is done, ui invokes and main quits) and exits 0.
 local t = require("mainhost.test")
 local S = require("support.app")
-local has_line, assert_line, lines_from = S.has_line, S.assert_line, S.lines_from
+local assert_line, lines_from = S.assert_line, S.lines_from
 
 -- The main script of every app. `show(v)` prints a value with its type
 -- ("int:1", "float:1.0", "str:a\x00b" with every non-alphanumeric byte

@@ -10,7 +10,7 @@
 -- how several of these bugs showed).
 local t = require("mainhost.test")
 local S = require("support.app")
-local lines_from, has_line, assert_line = S.lines_from, S.has_line, S.assert_line
+local lines_from, assert_line = S.lines_from, S.assert_line
 
 local PY = S.PY  -- support.app's Python renderer prelude
 

@@ -4,7 +4,7 @@
 -- renderer processes; timeouts only guard against hangs.
 local t = require("mainhost.test")
 local S = require("support.app")
-local app, has_line, assert_line = S.app, S.has_line, S.assert_line
+local app, assert_line = S.app, S.assert_line
 
 describe("closing and many arguments", function()
   after_each(function() t.cleanup() end)
@@ -197,48 +197,66 @@ os._exit(0)
     assert(ok, err)
   end)
 
-  -- The end of a Python renderer whose socket is `s` (and which imported
-  -- select): reads nothing, and prints "NAME: host hung up" once the
-  -- host has closed its end (a hang-up, as its own sending side is shut
-  -- down or unused).
+  -- The end of a Python renderer (S.PY): reads nothing, and says "NAME:
+  -- host hung up" once the host has closed its end (a hang-up, as its own
+  -- sending side is shut down or unused).
   local function py_until_hang_up(name)
     return ([[
+import select
 p = select.poll()
-p.register(s, 0)
+p.register(sock, 0)
 while not any(ev & select.POLLHUP for _, ev in p.poll(50)):
     pass
-print("%s: host hung up", flush=True)
+say("%s: host hung up")
 ]]):format(name)
   end
 
+  -- The end of a Python renderer (S.PY): says every line from the host
+  -- but the hello, then "end of stream".
+  local PY_SAY_UNTIL_END = [[
+while True:
+    line = read_line()
+    if line is None:
+        say("end of stream")
+        break
+    if b'"hello"' not in line:
+        say(line.decode())
+]]
+
+  -- For main: wait_for_file(name) sleeps until the renderer has made NAME
+  -- in the app's directory, then one more loop turn. For the renderer:
+  -- make_file(name).
+  local WAIT_FOR_FILE = [[
+local function wait_for_file(name)
+  local path = (debug.getinfo(1, "S").source:match("^@(.*)/") or ".") .. "/" .. name
+  while not io.open(path) do mh.sleep(5) end
+  mh.sleep(5)
+end
+]]
+  local PY_MAKE_FILE = [[
+def make_file(name):
+    open(os.path.join(os.path.dirname(os.path.abspath(__file__)), name), "w").close()
+]]
+
   -- An app whose renderer "evil" sends 3000 invokes, each answered with
   -- 64 KiB, and reads none of the answers (py_rest: what it does after
-  -- sending them, with `s` its socket; it prints "evil: host hung up"
-  -- once the host has let it go). Checks that the host cut it off and
-  -- stayed small.
+  -- sending them; it says "evil: host hung up" once the host has let it
+  -- go). Checks that the host cut it off and stayed small.
   local function assert_cut_off_after_unread_replies(py_rest)
-    local r = app({
-      ["mainhost.json"] = { main = "main.lua",
-        renderers = { { name = "evil", command = { "python3", "r.py" } } },
-        limits = { maxQueuedBytes = 1048576, maxPendingInvokes = 100000 } },
-      ["main.lua"] = [[
-        local mh = require("mainhost")
-        local big = ("z"):rep(65536)
-        mh.ipcMain.handle("slow", function() mh.sleep(20); return big end)
-        mh.app.on("web-contents-created", function(_, wc)
-          wc.on("render-process-gone", function()
-            local f = io.open("/proc/self/status"); local s = f:read("a"); f:close()
-            print("main: rss_kb " .. s:match("VmRSS:%s*(%d+) kB"))
-          end)
+    local r = S.py_app("evil", [[
+      local mh = require("mainhost")
+      local big = ("z"):rep(65536)
+      mh.ipcMain.handle("slow", function() mh.sleep(20); return big end)
+      mh.app.on("web-contents-created", function(_, wc)
+        wc.on("render-process-gone", function()
+          local f = io.open("/proc/self/status"); local s = f:read("a"); f:close()
+          print("main: rss_kb " .. s:match("VmRSS:%s*(%d+) kB"))
         end)
-      ]],
-      ["r.py"] = [[
-import os, select, socket, time
-s = socket.socket(fileno=int(os.environ["MAINHOST_IPC_FD"]))
+      end)
+    ]], [[
 for i in range(1, 3001):
-    s.sendall(b'{"k":"invoke","ch":"slow","id":%d,"args":[]}\n' % i)
-]] .. py_rest,
-    }, { timeout = 30000 })
+    send(b'{"k":"invoke","ch":"slow","id":%d,"args":[]}\n' % i)
+]] .. py_rest, { limits = { maxQueuedBytes = 1048576, maxPendingInvokes = 100000 } }, 30000)
     assert.are.equal(0, r.code, r.stderr)
     assert.matches("renderer 'evil' (id 1) left over twice limits.maxQueuedBytes (1048576) unread; disconnected",
       r.stderr, 1, true)
@@ -250,56 +268,39 @@ for i in range(1, 3001):
 
   it("disconnects a renderer that leaves twice maxQueuedBytes of replies unread, keeping the host small", function()
     assert_cut_off_after_unread_replies([[
+import time
 try:
     while True:
         time.sleep(0.05)
-        s.send(b'')
+        sock.send(b'')
 except OSError:
     pass
-print("evil: host hung up", flush=True)
+say("evil: host hung up")
 ]])
   end)
 
   it("closes its end to a renderer that shut down its sending side once nothing is left to answer", function()
-    local r = app({
-      ["mainhost.json"] = { main = "main.lua", renderers = { { name = "py", command = { "python3", "r.py" } } } },
-      ["main.lua"] = [[
-        local mh = require("mainhost")
-        mh.ipcMain.on("hi", function(e) e.sender.send("back", "to you") end)
-      ]],
-      ["r.py"] = S.PY .. [[
+    local r = S.py_app("py", [[
+      local mh = require("mainhost")
+      mh.ipcMain.on("hi", function(e) e.sender.send("back", "to you") end)
+    ]], [[
 send(b'{"k":"send","ch":"hi","args":[]}\n')
 sock.shutdown(socket.SHUT_WR)
-while True:
-    line = read_line()
-    if line is None:
-        say("end of stream")
-        break
-    if b'"hello"' not in line:
-        say(line.decode())
-]],
-    }, { timeout = 20000 })
+]] .. PY_SAY_UNTIL_END)
     assert.are.equal(0, r.code, r.stderr)
-    assert.are.same({ '{"k":"msg","ch":"back","args":["to you"]}', "end of stream" },
-      S.lines_from(r.stdout, "[py] "), r.stdout .. r.stderr)
+    assert.are.same({ '{"k":"msg","ch":"back","args":["to you"]}', "end of stream" }, S.said(r, "py"),
+      r.stdout .. r.stderr)
   end)
 
   it("hangs up on a renderer that shut down its sending side and reads nothing, after quitTimeoutMs", function()
-    local r = app({
-      ["mainhost.json"] = { main = "main.lua", renderers = { { name = "py", command = { "python3", "r.py" } } },
-        limits = { quitTimeoutMs = 200 } },
-      ["main.lua"] = [[
-        local mh = require("mainhost")
-        local chunk = ("y"):rep(65536)
-        mh.ipcMain.on("hi", function(e) for _ = 1, 64 do e.sender.send("data", chunk) end end)
-      ]],
-      ["r.py"] = [[
-import os, select, socket
-s = socket.socket(fileno=int(os.environ["MAINHOST_IPC_FD"]))
-s.sendall(b'{"k":"send","ch":"hi","args":[]}\n')
-s.shutdown(socket.SHUT_WR)
-]] .. py_until_hang_up("py"),
-    }, { timeout = 20000 })
+    local r = S.py_app("py", [[
+      local mh = require("mainhost")
+      local chunk = ("y"):rep(65536)
+      mh.ipcMain.on("hi", function(e) for _ = 1, 64 do e.sender.send("data", chunk) end end)
+    ]], [[
+send(b'{"k":"send","ch":"hi","args":[]}\n')
+sock.shutdown(socket.SHUT_WR)
+]] .. py_until_hang_up("py"), { limits = { quitTimeoutMs = 200 } })
     assert.are.equal(0, r.code, r.stderr)
     assert_line(r.stdout, "[py] py: host hung up", r.stdout .. r.stderr)
     -- Hung up, not signalled: it left on its own.
@@ -309,53 +310,48 @@ s.shutdown(socket.SHUT_WR)
   it("takes a renderer that closed its socket while still running for gone from the channel at once", function()
     -- Closed, not shut down for writing: nothing it could read, so the
     -- host's end goes at once and wc.send says false.
-    local r = app({
-      ["mainhost.json"] = { main = "main.lua", renderers = { { name = "py", command = { "python3", "r.py" } } },
-        limits = { quitTimeoutMs = 100 } },
-      ["main.lua"] = [[
-        local mh = require("mainhost")
-        local shut = (debug.getinfo(1, "S").source:match("^@(.*)/") or ".") .. "/closed"
-        mh.ipcMain.handle("later", function(e)
-          while not io.open(shut) do mh.sleep(5) end
-          mh.sleep(5)
-          print("main: send says " .. tostring(e.sender.send("note")))
-          mh.app.quit()
-          return "late"
-        end)
-      ]],
-      ["r.py"] = S.PY .. [[
+    local r = S.py_app("py", [[
+      local mh = require("mainhost")
+    ]] .. WAIT_FOR_FILE .. [[
+      mh.ipcMain.handle("later", function(e)
+        wait_for_file("closed")
+        print("main: send says " .. tostring(e.sender.send("note")))
+        mh.app.quit()
+        return "late"
+      end)
+    ]], PY_MAKE_FILE .. [[
 import time
 read_line()  # the hello: a socket closed with unread bytes says reset, not end of stream
 send(b'{"k":"invoke","ch":"later","id":1,"args":[]}\n')
 sock.close()
-open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "closed"), "w").close()
+make_file("closed")
 time.sleep(30)
-]],
-    }, { timeout = 20000 })
+]], { limits = { quitTimeoutMs = 100 } })
     assert.are.equal(0, r.code, r.stderr)
     assert_line(r.stdout, "main: send says false", r.stdout .. r.stderr)
   end)
 
   it("disconnects a renderer that shut down its sending side and leaves twice maxQueuedBytes unread", function()
     assert_cut_off_after_unread_replies([[
-s.shutdown(socket.SHUT_WR)
+sock.shutdown(socket.SHUT_WR)
 ]] .. py_until_hang_up("evil"))
   end)
 
+  -- MAIN_MANY: handles "many" (answering its count of arguments) and
+  -- quits on "done"; PY_MANY_ARGS: the args of an invoke of 1,100,000 ones.
+  local MAIN_MANY = [[
+      mh.ipcMain.handle("many", function(e, ...) return select("#", ...) end)
+      mh.ipcMain.on("done", function() mh.app.quit() end)
+  ]]
+
   it("answers an invoke the host refuses while decoding (1,100,000 arguments) with an error instead of silence", function()
-    local r = app({
-      ["mainhost.json"] = { main = "main.lua", renderers = { { name = "py", command = { "python3", "r.py" } } } },
-      ["main.lua"] = [[
-        local mh = require("mainhost")
-        mh.ipcMain.handle("many", function(e, ...) return select("#", ...) end)
-        mh.ipcMain.on("done", function() mh.app.quit() end)
-      ]],
-      ["r.py"] = S.PY .. [[
+    local r = S.py_app("py", [[
+      local mh = require("mainhost")
+    ]] .. MAIN_MANY, [[
 send(b'{"k":"invoke","ch":"many","id":7,"args":[' + b','.join([b'1'] * 1100000) + b']}\n')
 print_results_until(b'"result"')
 send(b'{"k":"send","ch":"done","args":[]}\n')
-]],
-    }, { timeout = 60000 })
+]], nil, 60000)
     assert.are.equal(0, r.code, r.stderr)
     assert_line(r.stdout, '[py] {"k":"result","id":7,"error":"Error: the message was refused: too many values"}',
       r.stdout .. r.stderr)
@@ -364,26 +360,20 @@ send(b'{"k":"send","ch":"done","args":[]}\n')
   it("never gives a refused line a second answer for an id that is still pending", function()
     -- id 7 is pending (its handler sleeps) when a line reusing it is
     -- refused: the handler's answer is the only one id 7 gets.
-    local r = app({
-      ["mainhost.json"] = { main = "main.lua", renderers = { { name = "py", command = { "python3", "r.py" } } } },
-      ["main.lua"] = [[
-        local mh = require("mainhost")
-        mh.ipcMain.handle("slow", function()
-          mh.sleep(100)
-          return "slow done"
-        end)
-        mh.ipcMain.handle("many", function(e, ...) return select("#", ...) end)
-        mh.ipcMain.on("done", function() mh.app.quit() end)
-      ]],
-      ["r.py"] = S.PY .. [[
+    local r = S.py_app("py", [[
+      local mh = require("mainhost")
+      mh.ipcMain.handle("slow", function()
+        mh.sleep(100)
+        return "slow done"
+      end)
+    ]] .. MAIN_MANY, [[
 send(b'{"k":"invoke","ch":"slow","id":7,"args":[]}\n')
 send(b'{"k":"invoke","ch":"many","id":7,"args":[' + b','.join([b'1'] * 1100000) + b']}\n')
 print_results_until(b"slow done")
 send(b'{"k":"send","ch":"done","args":[]}\n')
-]],
-    }, { timeout = 60000 })
+]], nil, 60000)
     assert.are.equal(0, r.code, r.stderr)
-    local results = S.lines_from(r.stdout, "[py] ")
+    local results = S.said(r, "py")
     assert.are.equal(1, #results, r.stdout .. r.stderr)
     assert.matches('"id":7', results[1], 1, true)
     assert.matches("slow done", results[1], 1, true)
@@ -399,46 +389,31 @@ send(b'{"k":"send","ch":"done","args":[]}\n')
   -- more loop turn (a poll phase, which reads the end of the stream), so
   -- the end has been seen before the answer goes, on any machine.
   it("still answers, and sends to, a renderer that shut down its sending side", function()
-    local r = app({
-      ["mainhost.json"] = { main = "main.lua", renderers = { { name = "py", command = { "python3", "r.py" } } } },
-      ["main.lua"] = [[
-        local mh = require("mainhost")
-        local shut = (debug.getinfo(1, "S").source:match("^@(.*)/") or ".") .. "/shut"
-        mh.ipcMain.handle("later", function(e)
-          while not io.open(shut) do mh.sleep(5) end
-          mh.sleep(5)
-          e.sender.send("note", "sent after the end")
-          return "answered after the end"
+    local r = S.py_app("py", [[
+      local mh = require("mainhost")
+    ]] .. WAIT_FOR_FILE .. [[
+      mh.ipcMain.handle("later", function(e)
+        wait_for_file("shut")
+        e.sender.send("note", "sent after the end")
+        return "answered after the end"
+      end)
+      mh.app.on("web-contents-created", function(_, wc)
+        wc.on("render-process-gone", function(_, d)
+          print("main: gone " .. d.reason)
+          mh.app.quit()
         end)
-        mh.app.on("web-contents-created", function(_, wc)
-          wc.on("render-process-gone", function(_, d)
-            print("main: gone " .. d.reason)
-            mh.app.quit()
-          end)
-        end)
-      ]],
-      ["r.py"] = S.PY .. [[
+      end)
+    ]], PY_MAKE_FILE .. [[
 send(b'{"k":"invoke","ch":"later","id":1,"args":[]}\n')
 sock.shutdown(socket.SHUT_WR)
-open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "shut"), "w").close()
-while True:
-    line = read_line()
-    if line is None:
-        say("end of stream")
-        break
-    say(line.decode())
-]],
-    }, { timeout = 20000 })
+make_file("shut")
+]] .. PY_SAY_UNTIL_END)
     assert.are.equal(0, r.code, r.stderr)
-    local got = {}
-    for _, l in ipairs(S.lines_from(r.stdout, "[py] ")) do
-      if not l:find('"k":"hello"', 1, true) then got[#got + 1] = l end
-    end
     assert.are.same({
       '{"k":"msg","ch":"note","args":["sent after the end"]}',
       '{"k":"result","id":1,"args":["answered after the end"]}',
       "end of stream",
-    }, got, r.stdout .. r.stderr)
+    }, S.said(r, "py"), r.stdout .. r.stderr)
     assert_line(r.stdout, "main: gone clean-exit", r.stdout .. r.stderr)
   end)
 end)

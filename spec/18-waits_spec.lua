@@ -60,6 +60,15 @@ end
 -- The main script's lines, without "main: ".
 local function said(r) return S.said(r, "main") end
 
+-- The renderer's counters (MAINHOST_COUNTERS=1): loop turns, waits in
+-- recv, invokes answered in place.
+local function counters(r)
+  local turns, waits, in_place = r.stderr:match("%[r%] mainhost renderer: at exit: (%d+) loop turns, "
+    .. "(%d+) waits in recv, (%d+) invokes answered in place")
+  assert(turns, "no counters line from the renderer:\n" .. r.all)
+  return tonumber(turns), tonumber(waits), tonumber(in_place)
+end
+
 describe("a Lua renderer's waits", function()
   after_each(t.cleanup)
 
@@ -68,10 +77,9 @@ describe("a Lua renderer's waits", function()
   for i = 1, 50 do assert(ipcRenderer.invoke("add", i, 1) == i + 1) end
   done()
 ]==], { "MAINHOST_COUNTERS=1" })
-    local turns, waits = r.stderr:match("%[r%] mainhost renderer: at exit: (%d+) loop turns, (%d+) waits in recv")
-    assert(turns, "no counters line from the renderer:\n" .. r.all)
-    assert(tonumber(waits) >= 50, "expected a wait in recv per invoke:\n" .. r.all)
-    assert(tonumber(waits) <= tonumber(turns), r.all)
+    local turns, waits = counters(r)
+    assert(waits >= 50, "expected a wait in recv per invoke:\n" .. r.all)
+    assert(waits <= turns, r.all)
   end)
 
   it("let a luv timer tick while the host sends nothing", function()
@@ -278,11 +286,7 @@ end)
 describe("an invoke resumed by a reply", function()
   after_each(t.cleanup)
 
-  local function in_place(r)
-    local n = r.stderr:match("%[r%] mainhost renderer: at exit: %d+ loop turns, %d+ waits in recv, (%d+) invokes answered in place")
-    assert(n, "no counters line from the renderer:\n" .. r.all)
-    return tonumber(n)
-  end
+  local function in_place(r) return select(3, counters(r)) end
 
   it("waits for its reply in place, with its values and its errors", function()
     local r = run([==[

@@ -3,7 +3,7 @@
 -- timeouts only guard against hangs (several of these bugs were hangs).
 local t = require("mainhost.test")
 local S = require("support.app")
-local app, has_line, lines_from = S.app, S.has_line, S.lines_from
+local app, assert_line, said = S.app, S.assert_line, S.said
 
 describe("review by a new user", function()
   after_each(function() t.cleanup() end)
@@ -16,30 +16,24 @@ describe("review by a new user", function()
   -- "warm" handler's.
   it("answers a handler or listener that waits for ever in a reused coroutine with 'reply was never sent'",
     function()
-    local r = app({
-      ["mainhost.json"] = { main = "main.lua", renderers = { { name = "ui", script = "ui.lua" } } },
-      ["main.lua"] = [[
-        local mh = require("mainhost")
-        mh.ipcMain.handle("warm", function() return "warm" end)
-        mh.ipcMain.handle("lost", function() return mh.await(function(cb) end) end) -- cb is never called
-        mh.ipcMain.on("lost-sync", function() coroutine.yield() end)                -- nor is this resumed
-        mh.ipcMain.on("done", function() mh.app.quit() end)
-      ]],
-      ["ui.lua"] = [[
-        local ipc = require("mainhost.renderer").ipcRenderer
-        print(ipc.invoke("warm"))
-        print(pcall(ipc.invoke, "lost"))
-        print(ipc.invoke("warm"))
-        print(pcall(ipc.sendSync, "lost-sync"))
-        ipc.send("done")
-      ]],
-    }, { timeout = 20000 })
+    local r = S.run([[
+      mh.ipcMain.handle("warm", function() return "warm" end)
+      mh.ipcMain.handle("lost", function() return mh.await(function(cb) end) end) -- cb is never called
+      mh.ipcMain.on("lost-sync", function() coroutine.yield() end)                -- nor is this resumed
+      quit_on("done")
+    ]], [[
+      print(ipc.invoke("warm"))
+      print(pcall(ipc.invoke, "lost"))
+      print(ipc.invoke("warm"))
+      print(pcall(ipc.sendSync, "lost-sync"))
+      ipc.send("done")
+    ]])
     assert.are.same({
       "warm",
       "false\tError invoking remote method 'lost': reply was never sent",
       "warm",
       "false\tError in sendSync for 'lost-sync': reply was never sent",
-    }, lines_from(r.stdout, "[ui] "), r.stdout .. r.stderr)
+    }, said(r, "ui"), r.stdout .. r.stderr)
   end)
 
   -- A sync or invoke refused after it was read (no channel, a frame below
@@ -75,7 +69,7 @@ send(b'{"k":"send","ch":"done","args":[]}\n')
 ]],
     }, { timeout = 30000 })
     assert.are.equal(0, r.code, r.stderr)
-    local results = lines_from(r.stdout, "[py] ")
+    local results = said(r, "py")
     table.sort(results)
     assert.are.same({
       '{"k":"result","id":10,"error":"Error: field \\"frame\\" must be 1 or more"}',
@@ -93,28 +87,22 @@ send(b'{"k":"send","ch":"done","args":[]}\n')
   -- ":<digits>: " ("save to 10.0.0.5:8080: failed" became "failed").
   it("removes only the position Lua put first from an error's text, and sends a message without one whole",
     function()
-    local r = app({
-      ["mainhost.json"] = { main = "main.lua", renderers = { { name = "ui", script = "ui.lua" } } },
-      ["main.lua"] = [[
-        local mh = require("mainhost")
-        mh.ipcMain.handle("a", function() error("boom") end)
-        mh.ipcMain.handle("b", function() error("save to 10.0.0.5:8080: failed", 0) end)
-        mh.ipcMain.handle("c", function()
-          local _, err = pcall(error, "disk full", 0)
-          error("save failed: main.lua:7: " .. err, 0)
-        end)
-        mh.ipcMain.handle("d", function() error("/home/me/My App/main.lua:3: boom", 0) end)
-        mh.ipcMain.handle("e", function() load("error('in a string chunk')")() end)
-        mh.ipcMain.handle("f", function() error("localhost:5432: refused", 0) end)
-        mh.ipcMain.handle("g", function() error("[db] 10.0.0.5:5432: refused", 0) end)
-        mh.ipcMain.on("done", function() mh.app.quit() end)
-      ]],
-      ["ui.lua"] = [[
-        local ipc = require("mainhost.renderer").ipcRenderer
-        for _, ch in ipairs({ "a", "b", "c", "d", "e", "f", "g" }) do print(select(2, pcall(ipc.invoke, ch))) end
-        ipc.send("done")
-      ]],
-    }, { timeout = 20000 })
+    local r = S.run([[
+      mh.ipcMain.handle("a", function() error("boom") end)
+      mh.ipcMain.handle("b", function() error("save to 10.0.0.5:8080: failed", 0) end)
+      mh.ipcMain.handle("c", function()
+        local _, err = pcall(error, "disk full", 0)
+        error("save failed: main.lua:7: " .. err, 0)
+      end)
+      mh.ipcMain.handle("d", function() error("/home/me/My App/main.lua:3: boom", 0) end)
+      mh.ipcMain.handle("e", function() load("error('in a string chunk')")() end)
+      mh.ipcMain.handle("f", function() error("localhost:5432: refused", 0) end)
+      mh.ipcMain.handle("g", function() error("[db] 10.0.0.5:5432: refused", 0) end)
+      quit_on("done")
+    ]], [[
+      for _, ch in ipairs({ "a", "b", "c", "d", "e", "f", "g" }) do print(select(2, pcall(ipc.invoke, ch))) end
+      ipc.send("done")
+    ]])
     assert.are.same({
       "Error invoking remote method 'a': Error: boom",
       "Error invoking remote method 'b': Error: save to 10.0.0.5:8080: failed",
@@ -123,7 +111,7 @@ send(b'{"k":"send","ch":"done","args":[]}\n')
       "Error invoking remote method 'e': Error: in a string chunk",
       "Error invoking remote method 'f': Error: localhost:5432: refused",
       "Error invoking remote method 'g': Error: [db] 10.0.0.5:5432: refused",
-    }, lines_from(r.stdout, "[ui] "), r.stdout .. r.stderr)
+    }, said(r, "ui"), r.stdout .. r.stderr)
   end)
 
   -- The runner's message handler read a number error with lua_tostring,
@@ -132,36 +120,30 @@ send(b'{"k":"send","ch":"done","args":[]}\n')
   -- "(error object is a table value)" for error({message = ...}), whose
   -- text the renderer got.
   it("passes error(42) on as 42, and logs an error object's message, safely", function()
-    local r = app({
-      ["mainhost.json"] = { main = "main.lua", renderers = { { name = "ui", script = "ui.lua" } } },
-      ["main.lua"] = [[
-        local mh = require("mainhost")
-        mh.ipcMain.handle("n", function() error(42) end)
-        mh.ipcMain.handle("m", function() error({ message = "custom msg" }) end)
-        mh.ipcMain.handle("i", function() error(setmetatable({}, { __index = { message = "via index" } })) end)
-        mh.ipcMain.handle("r", function()
-          error(setmetatable({}, { __tostring = function() error("tostring boom") end }))
-        end)
-        mh.ipcMain.on("done", function() mh.app.quit() end)
-      ]],
-      ["ui.lua"] = [[
-        local ipc = require("mainhost.renderer").ipcRenderer
-        for _, ch in ipairs({ "n", "m", "i", "r" }) do print(pcall(ipc.invoke, ch)) end
-        ipc.send("done")
-      ]],
-    }, { timeout = 20000 })
+    local r = S.run([[
+      mh.ipcMain.handle("n", function() error(42) end)
+      mh.ipcMain.handle("m", function() error({ message = "custom msg" }) end)
+      mh.ipcMain.handle("i", function() error(setmetatable({}, { __index = { message = "via index" } })) end)
+      mh.ipcMain.handle("r", function()
+        error(setmetatable({}, { __tostring = function() error("tostring boom") end }))
+      end)
+      quit_on("done")
+    ]], [[
+      for _, ch in ipairs({ "n", "m", "i", "r" }) do print(pcall(ipc.invoke, ch)) end
+      ipc.send("done")
+    ]])
     assert.are.same({
       "false\tError invoking remote method 'n': 42",
       "false\tError invoking remote method 'm': Error: custom msg",
       "false\tError invoking remote method 'i': Error: via index",
       "false\tError invoking remote method 'r': Error: (a table error object whose text could not be read)",
-    }, lines_from(r.stdout, "[ui] "), r.stdout .. r.stderr)
-    assert(has_line(r.stderr, "mainhost: Error occurred in handler for 'n': 42"), r.stderr)
-    assert(has_line(r.stderr, "mainhost: Error occurred in handler for 'm': custom msg"), r.stderr)
-    assert(has_line(r.stderr, "mainhost: Error occurred in handler for 'i': via index"), r.stderr)
+    }, said(r, "ui"), r.stdout .. r.stderr)
+    assert_line(r.stderr, "mainhost: Error occurred in handler for 'n': 42")
+    assert_line(r.stderr, "mainhost: Error occurred in handler for 'm': custom msg")
+    assert_line(r.stderr, "mainhost: Error occurred in handler for 'i': via index", r.stderr)
     -- The message handler's own read of the object raised: the log says so
     -- instead of the error of __tostring replacing the handler's.
-    assert(has_line(r.stderr, "mainhost: Error occurred in handler for 'r': (error object is a table value)"), r.stderr)
+    assert_line(r.stderr, "mainhost: Error occurred in handler for 'r': (error object is a table value)")
   end)
 
   -- The encoder kept the tables on its way down in a fixed array of 256,
@@ -190,8 +172,8 @@ send(b'{"k":"send","ch":"done","args":[]}\n')
         ipc.send("ready")
       ]],
     }, { timeout = 20000 })
-    assert(has_line(r.stdout, "main: ui got 901, sent back 901"), r.stdout .. r.stderr)
-    assert(has_line(r.stdout, "main: json true"), r.stdout .. r.stderr)
+    assert_line(r.stdout, "main: ui got 901, sent back 901", r.stdout .. r.stderr)
+    assert_line(r.stdout, "main: json true", r.stdout .. r.stderr)
   end)
 
   -- A protocol variable in a renderer's "env" ended up twice in its
@@ -217,8 +199,8 @@ send(b'{"k":"send","ch":"done","args":[]}\n')
       ]],
       ["ui.lua"] = "",
     }, { timeout = 20000 })
-    assert(has_line(r.stdout, "main: createRenderer: 'env.MAINHOST_IPC_FD': set by the host in every renderer's "
-      .. "environment (the protocol's variables); it cannot be set here"), r.stdout .. r.stderr)
+    assert_line(r.stdout, "main: createRenderer: 'env.MAINHOST_IPC_FD': set by the host in every renderer's "
+      .. "environment (the protocol's variables); it cannot be set here", r.stdout .. r.stderr)
   end)
 
   -- event.reply took a number for a channel (sending on "42") and raised a
@@ -228,32 +210,26 @@ send(b'{"k":"send","ch":"done","args":[]}\n')
   -- for a channel sent on the next argument.
   it("raises 'Missing required channel argument' from event.reply and frame.send for a channel that is not a "
     .. "string", function()
-    local r = app({
-      ["mainhost.json"] = { main = "main.lua", renderers = { { name = "ui", script = "ui.lua" } } },
-      ["main.lua"] = [[
-        local mh = require("mainhost")
-        mh.ipcMain.on("hi", function(e)
-          for _, f in ipairs({ e.reply, e.senderFrame.send }) do
-            for _, ch in ipairs({ 42, true, {} }) do
-              local ok, err = pcall(f, ch, "a")
-              print("main: " .. tostring(ok) .. " " .. tostring(err))
-            end
+    local r = S.run([[
+      mh.ipcMain.on("hi", function(e)
+        for _, f in ipairs({ e.reply, e.senderFrame.send }) do
+          for _, ch in ipairs({ 42, true, {} }) do
+            local ok, err = pcall(f, ch, "a")
+            print("main: " .. tostring(ok) .. " " .. tostring(err))
           end
-          e.reply("ok", "a")
-        end)
-        mh.ipcMain.on("done", function() mh.app.quit() end)
-      ]],
-      ["ui.lua"] = [[
-        local ipc = require("mainhost.renderer").ipcRenderer
-        ipc.on("42", function() print("got 42") end)
-        ipc.on("ok", function() print("got ok") ipc.send("done") end)
-        ipc.send("hi")
-      ]],
-    }, { timeout = 20000 })
-    local main = lines_from(r.stdout, "main: ")
+        end
+        e.reply("ok", "a")
+      end)
+      quit_on("done")
+    ]], [[
+      ipc.on("42", function() print("got 42") end)
+      ipc.on("ok", function() print("got ok") ipc.send("done") end)
+      ipc.send("hi")
+    ]])
+    local main = said(r, "main")
     assert.are.equal(6, #main, r.stdout .. r.stderr)
     for _, l in ipairs(main) do assert.matches("^false .*Missing required channel argument$", l) end
-    assert.are.same({ "got ok" }, lines_from(r.stdout, "[ui] "), r.stdout .. r.stderr)
+    assert.are.same({ "got ok" }, said(r, "ui"), r.stdout .. r.stderr)
   end)
 end)
 
@@ -304,8 +280,8 @@ time.sleep(1)  # exit while the child floods
 os._exit(0)
 ]],
     }, { timeout = 30000 })
-    assert(has_line(r.stdout, "main: evil gone"), r.stdout .. r.stderr:sub(1, 2000))
-    assert.are.same({ "pong" }, lines_from(r.stdout, "[ui] "), r.stdout .. r.stderr:sub(1, 2000))
+    assert_line(r.stdout, "main: evil gone", r.stdout .. r.stderr:sub(1, 2000))
+    assert.are.same({ "pong" }, said(r, "ui"), r.stdout .. r.stderr:sub(1, 2000))
   end)
 
   -- The host kept a renderer's output line until its newline: one that
@@ -334,7 +310,7 @@ os.write(1, b"BB\n")
 ]],
     }, { timeout = 20000 })
     local sizes = {}
-    for _, l in ipairs(lines_from(r.stdout, "[w] ")) do sizes[#sizes + 1] = #l end
+    for _, l in ipairs(said(r, "w")) do sizes[#sizes + 1] = #l end
     assert.are.same({ 65536, 65536, 65536, 200000 - 3 * 65536, 5, 65536, 1 }, sizes, r.stderr)
   end)
 
@@ -354,18 +330,12 @@ os.write(1, b"BB\n")
   -- many times its size (and one write to stderr per line). At most 20 are
   -- logged a second for a renderer; the rest are counted in one line.
   it("logs at most 20 refusals a second for a renderer, and counts the rest", function()
-    local r = app({
-      ["mainhost.json"] = { main = "main.lua", renderers = { { name = "evil", command = { "python3", "evil.py" } } } },
-      ["main.lua"] = [[
-        local mh = require("mainhost")
-        mh.app.on("window-all-closed", function() mh.app.quit() end)
-      ]],
-      ["evil.py"] = [[
-import os, socket
-s = socket.socket(fileno=int(os.environ["MAINHOST_IPC_FD"]))
-s.sendall(b'x\n' * 500)
-]],
-    }, { timeout = 20000 })
+    local r = S.py_app("evil", [[
+      local mh = require("mainhost")
+      mh.app.on("window-all-closed", function() mh.app.quit() end)
+    ]], [[
+send(b'x\n' * 500)
+]])
     local logged, unlogged = refusals_of_evil(r.stderr)
     assert.are.equal(500, logged + unlogged, r.stderr)
     assert(logged <= 40, r.stderr)
@@ -374,19 +344,14 @@ s.sendall(b'x\n' * 500)
   -- The same count when the app quits while the renderer still runs: the
   -- refusals of its last second are counted at quit, not lost.
   it("counts the refusals it did not log when the app quits with the renderer still running", function()
-    local r = app({
-      ["mainhost.json"] = { main = "main.lua", renderers = { { name = "evil", command = { "python3", "evil.py" } } } },
-      ["main.lua"] = [[
-        local mh = require("mainhost")
-        mh.ipcMain.on("done", function() mh.app.quit() end)
-      ]],
-      ["evil.py"] = [[
-import os, socket, time
-s = socket.socket(fileno=int(os.environ["MAINHOST_IPC_FD"]))
-s.sendall(b'x\n' * 500 + b'{"k":"send","ch":"done","args":[]}\n')
+    local r = S.py_app("evil", [[
+      local mh = require("mainhost")
+      mh.ipcMain.on("done", function() mh.app.quit() end)
+    ]], [[
+import time
+send(b'x\n' * 500 + b'{"k":"send","ch":"done","args":[]}\n')
 time.sleep(60)
-]],
-    }, { timeout = 20000 })
+]])
     local logged, unlogged = refusals_of_evil(r.stderr)
     assert.are.equal(500, logged + unlogged, r.stderr)
   end)
@@ -396,31 +361,25 @@ time.sleep(60)
   -- sending from a new frame number each time grew the host's memory
   -- without limit (~530 bytes a message). Frame objects are now held weakly.
   it("does not keep a frame object for every frame number a renderer sends from", function()
-    local r = app({
-      ["mainhost.json"] = { main = "main.lua", renderers = { { name = "evil", command = { "python3", "evil.py" } } } },
-      ["main.lua"] = [[
-        local mh = require("mainhost")
+    local r = S.py_app("evil", [[
+      local mh = require("mainhost")
+      collectgarbage()
+      local before = collectgarbage("count")
+      local seen = 0
+      mh.ipcMain.on("guarded", function(e) if e.senderFrame.name == "evil" then seen = seen + 1 end end)
+      mh.ipcMain.on("done", function()
         collectgarbage()
-        local before = collectgarbage("count")
-        local seen = 0
-        mh.ipcMain.on("guarded", function(e) if e.senderFrame.name == "evil" then seen = seen + 1 end end)
-        mh.ipcMain.on("done", function()
-          collectgarbage()
-          collectgarbage()
-          print(("main: %d frames seen, %s KiB more"):format(seen,
-            collectgarbage("count") - before < 1024 and "under 1024" or math.floor(collectgarbage("count") - before)))
-          mh.app.quit()
-        end)
-      ]],
-      ["evil.py"] = [[
-import os, socket
-s = socket.socket(fileno=int(os.environ["MAINHOST_IPC_FD"]))
-s.sendall(b''.join(b'{"k":"send","ch":"guarded","frame":%d}\n' % n for n in range(2, 20002)))
-s.sendall(b'{"k":"send","ch":"done"}\n')
-s.recv(1)
-]],
-    }, { timeout = 30000 })
-    assert(has_line(r.stdout, "main: 20000 frames seen, under 1024 KiB more"), r.stdout .. r.stderr:sub(1, 2000))
+        collectgarbage()
+        print(("main: %d frames seen, %s KiB more"):format(seen,
+          collectgarbage("count") - before < 1024 and "under 1024" or math.floor(collectgarbage("count") - before)))
+        mh.app.quit()
+      end)
+    ]], [[
+send(b''.join(b'{"k":"send","ch":"guarded","frame":%d}\n' % n for n in range(2, 20002)))
+send(b'{"k":"send","ch":"done"}\n')
+sock.recv(1)
+]], nil, 30000)
+    assert_line(r.stdout, "main: 20000 frames seen, under 1024 KiB more", r.stdout .. r.stderr:sub(1, 2000))
   end)
 
   -- The exit drain took the throttle off, but dispatching the drained lines
@@ -432,34 +391,28 @@ s.recv(1)
   -- host until the renderer has exited, so that its other lines are read
   -- in the loop turn that sees the exit.
   it("handles every line a renderer sent before exiting, even past maxQueuedBytes of unread answers", function()
-    local r = app({
-      ["mainhost.json"] = { main = "main.lua", limits = { maxQueuedBytes = 65536 },
-        renderers = { { name = "evil", command = { "python3", "evil.py" } } } },
-      ["main.lua"] = [[
-        local mh = require("mainhost")
-        local big, n = ("x"):rep(10000), 0
-        mh.ipcMain.on("wait-for-exit", function(e)
-          local deadline = os.time() + 10
-          repeat  -- until the renderer is a zombie (the host reaps it later)
-            local f = io.open("/proc/" .. e.processId .. "/stat")
-            local st = f and f:read("a"):match("^%d+ %b() (%a)")
-            if f then f:close() end
-          until st == "Z" or not st or os.time() > deadline
-        end)
-        mh.ipcMain.handle("big", function() n = n + 1 return big end)
-        mh.ipcMain.on("last", function() print("main: last handled after " .. n) end)
-        mh.app.on("window-all-closed", function() mh.app.quit() end)
-      ]],
-      ["evil.py"] = [[
-import os, socket, time
-s = socket.socket(fileno=int(os.environ["MAINHOST_IPC_FD"]))
-s.sendall(b'{"k":"send","ch":"wait-for-exit","args":[]}\n')
+    local r = S.py_app("evil", [[
+      local mh = require("mainhost")
+      local big, n = ("x"):rep(10000), 0
+      mh.ipcMain.on("wait-for-exit", function(e)
+        local deadline = os.time() + 10
+        repeat  -- until the renderer is a zombie (the host reaps it later)
+          local f = io.open("/proc/" .. e.processId .. "/stat")
+          local st = f and f:read("a"):match("^%d+ %b() (%a)")
+          if f then f:close() end
+        until st == "Z" or not st or os.time() > deadline
+      end)
+      mh.ipcMain.handle("big", function() n = n + 1 return big end)
+      mh.ipcMain.on("last", function() print("main: last handled after " .. n) end)
+      mh.app.on("window-all-closed", function() mh.app.quit() end)
+    ]], [[
+import time
+send(b'{"k":"send","ch":"wait-for-exit","args":[]}\n')
 time.sleep(0.2)  # the rest comes in a later read, with the exit
-s.sendall(b''.join(b'{"k":"invoke","ch":"big","id":%d,"args":[]}\n' % i for i in range(1, 41))
-          + b'{"k":"send","ch":"last","args":[]}\n')
-]],
-    }, { timeout = 30000 })
-    assert(has_line(r.stdout, "main: last handled after 40"), r.stdout .. r.stderr)
+send(b''.join(b'{"k":"invoke","ch":"big","id":%d,"args":[]}\n' % i for i in range(1, 41))
+     + b'{"k":"send","ch":"last","args":[]}\n')
+]], { limits = { maxQueuedBytes = 65536 } }, 30000)
+    assert_line(r.stdout, "main: last handled after 40", r.stdout .. r.stderr)
     assert.is_nil(r.stderr:find("no newline", 1, true), r.stderr)
   end)
 end)

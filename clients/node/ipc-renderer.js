@@ -216,10 +216,10 @@ function settle(m) {
   const p = pending.get(m.id);
   if (!p) return;
   pending.delete(m.id);
-  if (typeof m.error === 'string' && m.error !== '') {
-    p.reject(new Error(`Error invoking remote method '${p.channel}': ${m.error}`));
-  } else if (m.error === '') {
-    p.resolve(undefined);  // Electron: an empty error text is falsy, the invoke resolves
+  if (typeof m.error === 'string') {
+    // Electron: an empty error text is falsy, the invoke resolves.
+    if (m.error) p.reject(new Error(`Error invoking remote method '${p.channel}': ${m.error}`));
+    else p.resolve(undefined);
   } else {
     p.resolve(Array.isArray(m.args) ? m.args[0] : undefined);
   }

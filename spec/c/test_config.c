@@ -415,7 +415,8 @@ static void test_invalid_json(void)
             "e/mainhost.json: the file starts with a UTF-8 byte order mark; save it without one");
   m = json_err(" ");
   CHECK(strncmp(m, "e/mainhost.json:", 16) == 0 && strstr(m, ": invalid JSON: ") != NULL);
-  CHECK(json_err("\xEF{}") != NULL && strstr(json_err("\xEF{}"), ": invalid JSON: ") != NULL);
+  m = json_err("\xEF{}");
+  CHECK(m != NULL && strstr(m, ": invalid JSON: ") != NULL);
   m = json_err("{} {}");
   CHECK(strstr(m, ": invalid JSON: end of file expected") != NULL);
   CHECK_STR(json_err("[]"), "e/mainhost.json: expected an object at the top level, got array");

@@ -1107,9 +1107,6 @@ static void test_result_head(void) {
   CHECK_STR(head, "{\"k\":\"result\",\"id\":-9223372036854775808");
 }
 
-/* The pieces lconv.c's envelope fast path uses: a prefix parse that stops
- * after one value, the string and number scanners on their own, and the
- * scan for a string's plain run. Each must agree with mh_json_parse. */
 /* mh_wire_fast_literal and mh_wire_fast_int, the envelope readers' small
  * pieces: they read exactly their token, at an exact end, or nothing. */
 static void test_fast_tokens(void) {
@@ -1149,6 +1146,9 @@ static void test_fast_tokens(void) {
   mh_buf_free(&scratch);
 }
 
+/* The pieces lconv.c's envelope fast path uses: a prefix parse that stops
+ * after one value, the string and number scanners on their own, and the
+ * scan for a string's plain run. Each must agree with mh_json_parse. */
 static void test_reader_pieces(void) {
   mh_buf_t scratch = {0};
   size_t used = 99;

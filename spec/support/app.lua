@@ -110,6 +110,16 @@ function M.app(files, opts)
   return r
 end
 
+-- Runs an app of main.lua (main) and one Python renderer NAME running
+-- M.PY .. py (r.py); config: more of mainhost.json (limits), timeout: the
+-- guard (20 s unless given). Fails the spec if it hung.
+function M.py_app(name, main, py, config, timeout)
+  local json = { main = "main.lua", renderers = { { name = name, command = { "python3", "r.py" } } } }
+  for k, v in pairs(config or {}) do json[k] = v end
+  return M.app({ ["mainhost.json"] = json, ["main.lua"] = main, ["r.py"] = M.PY .. py },
+    { timeout = timeout or 20000 })
+end
+
 -- The lines of text starting with prefix, without it, in order.
 function M.lines_from(text, prefix)
   local out = {}

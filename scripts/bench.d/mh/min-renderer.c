@@ -85,6 +85,17 @@ static const char *next_line(void) {
   }
 }
 
+/* One invoke of "add" (2, 3) with this id; its result line. */
+static const char *round_trip(long id) {
+  char buf[128];
+  int n = snprintf(buf, sizeof buf, "{\"k\":\"invoke\",\"ch\":\"add\",\"id\":%ld,\"args\":[2,3]}\n", id);
+  put(buf, (size_t)n);
+  const char *l;
+  while (!strstr(l = next_line(), "\"k\":\"result\"")) {
+  }
+  return l;
+}
+
 #ifdef MIN_LUA
 static int l_now(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)now_ns());
@@ -94,13 +105,7 @@ static int l_now(lua_State *L) {
 /* call(): one invoke of "add" (2, 3), its result's value as an integer. */
 static int l_call(lua_State *L) {
   static long id;
-  char buf[128];
-  int n = snprintf(buf, sizeof buf, "{\"k\":\"invoke\",\"ch\":\"add\",\"id\":%ld,\"args\":[2,3]}\n", ++id);
-  put(buf, (size_t)n);
-  const char *l, *v;
-  while (!strstr(l = next_line(), "\"k\":\"result\"")) {
-  }
-  v = strstr(l, "\"args\":[");
+  const char *v = strstr(round_trip(++id), "\"args\":[");
   lua_pushinteger(L, v ? atol(v + 8) : -1);
   return 1;
 }
@@ -156,12 +161,7 @@ int main(void) {
   }
   count = (long)lua_tointeger(L, -1);
 #else
-  for (long id = 1; now_ns() < end; id++, count++) {
-    n = snprintf(buf, sizeof buf, "{\"k\":\"invoke\",\"ch\":\"add\",\"id\":%ld,\"args\":[2,3]}\n", id);
-    put(buf, (size_t)n);
-    while (!strstr(next_line(), "\"k\":\"result\"")) {
-    }
-  }
+  for (long id = 1; now_ns() < end; id++, count++) round_trip(id);
 #endif
   double secs = (double)(now_ns() - t0) / 1e9;
   n = snprintf(buf, sizeof buf,
