@@ -245,6 +245,22 @@ process.send({ k: 'send', ch: 'ping', args: ['hello from node'] });
       assert.matches("mainhost: listener for 'tick': Error: async listener failed", r.stderr, 1, true)
     end)
 
+    node_it("passes messages through ipcRenderer.emit when the script replaced it", function()
+      local r = run_node(MAIN, client_js([[
+  const orig = ipcRenderer.emit;
+  ipcRenderer.emit = function (ch, event, ...args) {
+    console.log('patched emit saw', ch, 'frame', event.frameId);
+    return orig.call(this, ch, event, ...args);
+  };
+  ipcRenderer.on('tick', (event, i) => console.log('listener got', i));
+  ipcRenderer.send('emit', 'tick', 1);
+  await ended();
+]]))
+      assert_order(r, { "[node] patched emit saw tick frame 1", "[node] listener got 1",
+        "[node] patched emit saw end frame 1" })
+      assert_lines(r, { "main: done" })
+    end)
+
     node_it("refuses a value nested deeper than the host accepts, in the sender, for send and invoke", function()
       local r = run_node(MAIN, client_js([[
   const nest = (n) => { let v = 1; for (let i = 0; i < n; i++) v = [v]; return v; };

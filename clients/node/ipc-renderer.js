@@ -49,7 +49,9 @@
 //   written to stderr as "mainhost: listener for 'CHANNEL': ..." and the
 //   other listeners still run, as in mainhost's Lua renderers. A message on a
 //   channel with no listener is dropped, including the channel 'error'
-//   (which would otherwise make an EventEmitter throw). EventEmitter's own
+//   (which would otherwise make an EventEmitter throw). A script that
+//   replaces ipcRenderer.emit (to log or filter messages) gets every message
+//   through it, as in Electron; what it throws is reported the same way. EventEmitter's own
 //   event names ('newListener', 'removeListener') are also channel names
 //   here, as in Electron: avoid them as channels.
 //
@@ -240,12 +242,21 @@ function onMessage(m) {
   if (m.k === 'msg') {
     const frameId = m.frame === undefined ? 1 : m.frame;
     if (frameId !== 1 || typeof m.ch !== 'string') return;
-    if (ipcRenderer.listenerCount(m.ch) === 0) return;
     const args = Array.isArray(m.args) ? m.args : [];
     const event = { sender: ipcRenderer, frameId, ports: [] };
-    // Each listener on its own: one that throws or rejects is reported and
-    // the others still run (rawListeners keeps once's wrappers, which
-    // remove themselves and return the listener's result).
+    // A script that replaced ipcRenderer.emit (to log or filter messages)
+    // gets every message through it, as in Electron.
+    if (ipcRenderer.emit !== EventEmitter.prototype.emit) {
+      try {
+        ipcRenderer.emit(m.ch, event, ...args);
+      } catch (e) {
+        reportListenerError(m.ch, e);
+      }
+      return;
+    }
+    // Otherwise each listener on its own: one that throws or rejects is
+    // reported and the others still run (rawListeners keeps once's
+    // wrappers, which remove themselves and return the listener's result).
     for (const fn of ipcRenderer.rawListeners(m.ch)) {
       try {
         const r = fn.call(ipcRenderer, event, ...args);
