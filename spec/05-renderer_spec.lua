@@ -692,4 +692,25 @@ ipc.send("echo", "after")
       assert_line(r.stdout, "main: got done", all)
     end)
   end)
+
+  describe("started through a wrapper command", function()
+    -- docs/config.md, "Performance": workers started under SCHED_BATCH.
+    it("runs under chrt -b 0 as a batch-scheduled process that invokes as usual", function()
+      local r = ok_app({ ["ui.lua"] = UI_HEAD .. [[
+        local f = assert(io.open("/proc/self/stat"))
+        local stat = f:read("a")
+        f:close()
+        -- Field 41 is the policy (3: SCHED_BATCH); fields from 3 on follow "(comm) ".
+        local fields = {}
+        for w in stat:match("%) (.*)$"):gmatch("%S+") do fields[#fields + 1] = w end
+        print("policy " .. fields[41 - 2])
+        print("sum " .. ipc.invoke("add", 2, 3))
+        ipc.send("done")
+      ]] }, { { name = "ui", command = { "chrt", "-b", "0", t.bin, "--renderer", "ui.lua" } } })
+      local all = r.stdout .. r.stderr
+      assert_line(r.stdout, "[ui] policy 3", all)
+      assert_line(r.stdout, "[ui] sum 5", all)
+      assert_line(r.stdout, "main: got done", all)
+    end)
+  end)
 end)
