@@ -453,6 +453,7 @@ static void open_fd(uv_loop_t *loop) {
     return;
   }
   mh_chan_set_blocking(&chan);  /* only the waits block: see the end of main */
+  mh_chan_set_spin(&chan, mh_chan_env_spin_us());
   chan_open = 1;
 }
 
@@ -487,11 +488,13 @@ static void wrap_uv_run(lua_State *L) {
 static void flush_at_exit(void) {
   if (chan_open && !chan.closing) mh_chan_flush_blocking(&chan);
   /* MAINHOST_COUNTERS (inherited from the host): how this renderer's loop
-   * turned, how many of its waits were a blocking recv(), and how many
-   * invokes got their reply waiting in place (m_invoke). */
+   * turned, how many of its waits were a blocking recv(), how many
+   * invokes got their reply waiting in place (m_invoke), and how many waits
+   * spun first and got their line while they did (mh_chan_set_spin). */
   if (chan_open && getenv("MAINHOST_COUNTERS"))
-    fprintf(stderr, "mainhost renderer: at exit: %lu loop turns, %lu waits in recv, %lu invokes answered in place\n",
-            group.turns, group.waits, group.in_place);
+    fprintf(stderr, "mainhost renderer: at exit: %lu loop turns, %lu waits in recv, %lu invokes answered in place, "
+            "%lu spins, %lu answered while spinning\n",
+            group.turns, group.waits, group.in_place, group.spins, group.spin_hits);
 }
 
 /* Said once the script has loaded: the host's did-finish-load. */

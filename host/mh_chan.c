@@ -7,10 +7,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define READ_CHUNK (16 * 1024)    /* the first buffer; it grows with the messages */
@@ -51,12 +54,71 @@ enum { READ_NOW, READ_BLOCK, READ_BLOCK_LOOP };
  * a sendSync's wait leaves it alone, as it always did (a repeating timer
  * whose callback blocks as long as its interval would otherwise be due
  * again at once, and the loop's timer step would never end). */
+/* A yield that takes longer than this ran another task. */
+#define SPIN_YIELD_BUSY_NS 5000
+
+static uint64_t now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* Before a wait that follows a write blocks: recv() without blocking until
+ * something comes or spin_ns pass (mh_chan_set_spin). 1 with *out set as
+ * recv's (bytes, 0 or -errno) when it came; 0 when the wait should block.
+ * What is there at the first try is not counted: a blocking recv() would
+ * not have slept either. */
+static int spin_recv(mh_chan_t *c, char *p, size_t avail, ssize_t *out) {
+  mh_chan_group_t *g = c->group;
+  int after_write = c->wrote;
+  c->wrote = 0;
+  if (!c->spin_ns || !after_write) return 0;
+  if (c->spin_skip) {
+    c->spin_skip--;
+    return 0;
+  }
+  uint64_t end = 0;
+  for (;;) {
+    ssize_t n = recv(c->fd, p, avail, MSG_DONTWAIT);
+    if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      *out = n >= 0 ? n : -errno;
+      if (end) {
+        g->spin_hits++;
+        c->spin_pause = 0;
+      }
+      return 1;
+    }
+    uint64_t now = now_ns();
+    if (!end) {
+      end = now + (uint64_t)c->spin_ns;
+      g->spins++;
+    }
+    /* Spin only on a CPU nobody else wants: a yield that another task
+     * used means the CPU is busy, and spinning would take from them. */
+    sched_yield();
+    uint64_t after = now_ns();
+    if (after - now > SPIN_YIELD_BUSY_NS || after >= end) {
+      c->spin_pause = c->spin_pause == 0 ? 1
+                      : c->spin_pause < MH_CHAN_SPIN_PAUSE_MAX ? 2 * c->spin_pause
+                      : MH_CHAN_SPIN_PAUSE_MAX;
+      c->spin_skip = c->spin_pause;
+      return 0;
+    }
+  }
+}
+
 static ssize_t read_some(mh_chan_t *c, int how) {
   size_t avail;
   char *p = mh_framer_space(&c->in, READ_CHUNK, &avail);
   if (!p) return -ENOMEM;
   if (avail > READ_MAX) avail = READ_MAX;
   ssize_t n;
+  if (how != READ_NOW && spin_recv(c, p, avail, &n)) {
+    if (how == READ_BLOCK_LOOP) uv_update_time(c->poll.loop);
+    if (n < 0) return n;
+    if (n > 0) mh_framer_commit(&c->in, (size_t)n);
+    return n;
+  }
   for (;;) {
     n = recv(c->fd, p, avail, how == READ_NOW ? MSG_DONTWAIT : 0);
     if (how == READ_BLOCK_LOOP) uv_update_time(c->poll.loop);
@@ -207,6 +269,7 @@ static int write_some(mh_chan_t *c) {
       return -1;
     }
     c->out_pos += (size_t)n;
+    c->wrote = 1;
   }
   c->out.len = c->out_pos = 0;
   return 0;
@@ -403,7 +466,7 @@ int mh_chan_group_init(mh_chan_group_t *g, uv_loop_t *loop) {
   g->redispatch = NULL;
   g->waiter = NULL;
   g->in_wait = 0;
-  g->turns = g->waits = g->in_place = 0;
+  g->turns = g->waits = g->in_place = g->spins = g->spin_hits = 0;
   int rc = uv_prepare_init(loop, &g->prepare);
   if (rc) return rc;
   g->prepare.data = g;
@@ -443,6 +506,20 @@ int mh_chan_set_blocking(mh_chan_t *c) {
 }
 
 void mh_chan_group_set_waiter(mh_chan_group_t *g, mh_chan_t *c) { g->waiter = c; }
+
+void mh_chan_set_spin(mh_chan_t *c, long us) {
+  c->spin_ns = us > 0 ? us * 1000 : 0;
+  c->spin_skip = c->spin_pause = 0;
+}
+
+long mh_chan_env_spin_us(void) {
+  const char *s = getenv("MAINHOST_SPIN_US");
+  char *end;
+  if (!s || !*s) return 50;
+  errno = 0;
+  long us = strtol(s, &end, 10);
+  return *end || errno || us < 0 || us > 1000 ? 50 : us;
+}
 
 mh_buf_t *mh_chan_out(mh_chan_t *c) {
   /* Draining, the peer has exited: what we would write to it is dropped

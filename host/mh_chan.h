@@ -48,6 +48,10 @@ struct mh_chan {
   int end_later_status;    /* lines held back: reported once they are delivered;
                               nothing more is read or queued meanwhile */
   unsigned lines;          /* lines handed to on_line (wraps; read by differences) */
+  long spin_ns;            /* mh_chan_set_spin: 0, or how long to spin before a wait blocks */
+  unsigned spin_skip;      /* waits left that block at once (after a spin that got nothing) */
+  unsigned spin_pause;     /* how many that was last time: doubles while spins get nothing */
+  int wrote;               /* bytes were written since the last wait */
   mh_chan_t *next_dirty;
   mh_chan_t *next_redispatch;
   mh_chan_line_cb on_line;
@@ -70,6 +74,8 @@ struct mh_chan_group {
   unsigned long turns;    /* loop turns seen (MAINHOST_COUNTERS: a spinning loop shows here) */
   unsigned long waits;    /* of them, waits for the waiter in recv() */
   unsigned long in_place; /* of those, waits in place (mh_chan_wait_in_place) that got their line */
+  unsigned long spins;    /* waits that spun before blocking (mh_chan_set_spin) */
+  unsigned long spin_hits; /* of them, those whose line came while they spun */
 };
 
 int mh_chan_group_init(mh_chan_group_t *g, uv_loop_t *loop);
@@ -103,6 +109,19 @@ int mh_chan_set_blocking(mh_chan_t *c);
  * control back. (A uv_run nested in a callback of the waiting loop never
  * waits.) */
 void mh_chan_group_set_waiter(mh_chan_group_t *g, mh_chan_t *c);
+/* For a blocking channel: when a wait follows a write (a request whose
+ * answer the peer, often on another CPU, is about to send), it first reads
+ * without blocking for up to us microseconds, so that an answer coming
+ * that soon finds the task running rather than asleep; only then does it
+ * block. A spin that got nothing makes the next 1, 2, 4, ... (at most
+ * MH_CHAN_SPIN_PAUSE_MAX) such waits block at once; one that got its line
+ * ends the pause. 0 turns it off. (docs/benchmarks.md, "Spinning before a
+ * wait".) */
+void mh_chan_set_spin(mh_chan_t *c, long us);
+#define MH_CHAN_SPIN_PAUSE_MAX 1024
+/* The spin of the renderer runtimes: MAINHOST_SPIN_US (0 to 1000), or 50
+ * when it is unset or not such a number. */
+long mh_chan_env_spin_us(void);
 /* Blocks (outside the loop) until every queued byte is written. 0 or a
  * libuv error. */
 int mh_chan_flush_blocking(mh_chan_t *c);

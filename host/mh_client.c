@@ -1080,6 +1080,7 @@ int mh_client_open(uv_loop_t *loop, int fd, mh_client_t **out) {
   /* Our reads and writes pass MSG_DONTWAIT; only the waits block (a
    * blocking call's, and mh_client_run's when nothing else is active). */
   mh_chan_set_blocking(&c->chan);
+  mh_chan_set_spin(&c->chan, mh_chan_env_spin_us());
   *out = c;
   return 0;
 }

@@ -172,7 +172,8 @@ end
 local function assert_only_counters(r)
   for _, l in ipairs(t.lines(r.stderr)) do
     assert(l == NO_LEAKS or l:match("^mainhost: at exit: %d+ loop turns$")
-      or l:match("^%[[^]]+%] mainhost renderer: at exit: %d+ loop turns, %d+ waits in recv, %d+ invokes answered in place$"),
+      or l:match("^%[[^]]+%] mainhost renderer: at exit: %d+ loop turns, %d+ waits in recv, %d+ invokes answered in place, "
+        .. "%d+ spins, %d+ answered while spinning$"),
       "unexpected host message on stderr:\n" .. r.stderr)
   end
   assert_no_leaks(r)

@@ -61,12 +61,13 @@ end
 local function said(r) return S.said(r, "main") end
 
 -- The renderer's counters (MAINHOST_COUNTERS=1): loop turns, waits in
--- recv, invokes answered in place.
+-- recv, invokes answered in place, waits that spun, of them answered while
+-- spinning.
 local function counters(r)
-  local turns, waits, in_place = r.stderr:match("%[r%] mainhost renderer: at exit: (%d+) loop turns, "
-    .. "(%d+) waits in recv, (%d+) invokes answered in place")
+  local turns, waits, in_place, spins, hits = r.stderr:match("%[r%] mainhost renderer: at exit: (%d+) loop turns, "
+    .. "(%d+) waits in recv, (%d+) invokes answered in place, (%d+) spins, (%d+) answered while spinning")
   assert(turns, "no counters line from the renderer:\n" .. r.all)
-  return tonumber(turns), tonumber(waits), tonumber(in_place)
+  return tonumber(turns), tonumber(waits), tonumber(in_place), tonumber(spins), tonumber(hits)
 end
 
 describe("a Lua renderer's waits", function()
@@ -80,6 +81,25 @@ describe("a Lua renderer's waits", function()
     local turns, waits = counters(r)
     assert(waits >= 50, "expected a wait in recv per invoke:\n" .. r.all)
     assert(waits <= turns, r.all)
+  end)
+
+  it("may spin before they block when they follow a request, and never with MAINHOST_SPIN_US=0", function()
+    local body = [==[
+  for i = 1, 50 do assert(ipcRenderer.invoke("add", i, 1) == i + 1) end
+  for i = 1, 20 do assert(ipcRenderer.sendSync("add-sync", i, 2) == i + 2) end
+  done()
+]==]
+    -- How many spins get their answer depends on where the scheduler puts
+    -- the two processes; what is counted must add up either way.
+    local main = 'ipcMain.on("add-sync", function(e, a, b) e.returnValue = a + b end)\n'
+    local r = run(main, body, { "MAINHOST_COUNTERS=1" })
+    local _, waits, _, spins, hits = counters(r)
+    assert(spins <= waits + 20 and hits <= spins, r.all)
+    local r0 = run(main, body, { "MAINHOST_COUNTERS=1", "MAINHOST_SPIN_US=0" })
+    local _, waits0, _, spins0, hits0 = counters(r0)
+    assert(waits0 >= 50, r0.all)
+    assert.are.equal(0, spins0, r0.all)
+    assert.are.equal(0, hits0, r0.all)
   end)
 
   it("let a luv timer tick while the host sends nothing", function()
