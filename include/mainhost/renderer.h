@@ -196,7 +196,11 @@ MH_CLIENT_API size_t mh_client_listener_count(mh_client_t *c, const char *channe
  * (which libuv does not support) may be. For this the socket is in
  * blocking mode once the client has it (every read and write of the
  * client's passes MSG_DONTWAIT); a descriptor dup'ed from it shares that
- * mode. */
+ * mode. A wait that follows a request (an invoke here, or a blocking call)
+ * first polls the socket without sleeping for up to MAINHOST_SPIN_US
+ * microseconds (50 by default; 0 turns it off), yielding between tries
+ * and stopping when another task wants the CPU, and backs off after spins
+ * that got nothing (docs/api.md, "How a renderer waits"). */
 MH_CLIENT_API int mh_client_run(mh_client_t *c);
 
 /* Makes mh_client_run return once the current callback is done and the
