@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #define READ_CHUNK (16 * 1024)    /* the first buffer; it grows with the messages */
@@ -46,22 +45,8 @@ static void end_stream(mh_chan_t *c, int status) {
  * a sendSync's reply, or blocking in place of the loop's poll step. */
 enum { READ_NOW, READ_BLOCK, READ_BLOCK_LOOP };
 
-/* One recv() into the framer: >0 bytes, 0 EOF, -EAGAIN, or -errno. It
- * never blocks unless how says so (and the socket is in blocking mode); a
- * blocking one that a signal interrupts says -EAGAIN (its caller waits
- * again). Waiting in place of the loop's poll step, it brings the loop's
- * clock up to date as that step would, before anything is dispatched;
- * a sendSync's wait leaves it alone, as it always did (a repeating timer
- * whose callback blocks as long as its interval would otherwise be due
- * again at once, and the loop's timer step would never end). */
 /* A yield that takes longer than this ran another task. */
 #define SPIN_YIELD_BUSY_NS 5000
-
-static uint64_t now_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
 
 /* Before a wait that follows a write blocks: recv() without blocking until
  * something comes or spin_ns pass (mh_chan_set_spin). 1 with *out set as
@@ -88,7 +73,7 @@ static int spin_recv(mh_chan_t *c, char *p, size_t avail, ssize_t *out) {
       }
       return 1;
     }
-    uint64_t now = now_ns();
+    uint64_t now = uv_hrtime();
     if (!end) {
       end = now + (uint64_t)c->spin_ns;
       g->spins++;
@@ -96,17 +81,24 @@ static int spin_recv(mh_chan_t *c, char *p, size_t avail, ssize_t *out) {
     /* Spin only on a CPU nobody else wants: a yield that another task
      * used means the CPU is busy, and spinning would take from them. */
     sched_yield();
-    uint64_t after = now_ns();
+    uint64_t after = uv_hrtime();
     if (after - now > SPIN_YIELD_BUSY_NS || after >= end) {
-      c->spin_pause = c->spin_pause == 0 ? 1
-                      : c->spin_pause < MH_CHAN_SPIN_PAUSE_MAX ? 2 * c->spin_pause
-                      : MH_CHAN_SPIN_PAUSE_MAX;
+      c->spin_pause = c->spin_pause ? 2 * c->spin_pause : 1;
+      if (c->spin_pause > MH_CHAN_SPIN_PAUSE_MAX) c->spin_pause = MH_CHAN_SPIN_PAUSE_MAX;
       c->spin_skip = c->spin_pause;
       return 0;
     }
   }
 }
 
+/* One recv() into the framer: >0 bytes, 0 EOF, -EAGAIN, or -errno. It
+ * never blocks unless how says so (and the socket is in blocking mode); a
+ * blocking one that a signal interrupts says -EAGAIN (its caller waits
+ * again). Waiting in place of the loop's poll step, it brings the loop's
+ * clock up to date as that step would, before anything is dispatched;
+ * a sendSync's wait leaves it alone, as it always did (a repeating timer
+ * whose callback blocks as long as its interval would otherwise be due
+ * again at once, and the loop's timer step would never end). */
 static ssize_t read_some(mh_chan_t *c, int how) {
   size_t avail;
   char *p = mh_framer_space(&c->in, READ_CHUNK, &avail);
@@ -115,17 +107,15 @@ static ssize_t read_some(mh_chan_t *c, int how) {
   ssize_t n;
   if (how != READ_NOW && spin_recv(c, p, avail, &n)) {
     if (how == READ_BLOCK_LOOP) uv_update_time(c->poll.loop);
-    if (n < 0) return n;
-    if (n > 0) mh_framer_commit(&c->in, (size_t)n);
-    return n;
+  } else {
+    for (;;) {
+      n = recv(c->fd, p, avail, how == READ_NOW ? MSG_DONTWAIT : 0);
+      if (how == READ_BLOCK_LOOP) uv_update_time(c->poll.loop);
+      if (n >= 0 || errno != EINTR) break;
+      if (how != READ_NOW) return -EAGAIN;
+    }
+    if (n < 0) n = -errno;
   }
-  for (;;) {
-    n = recv(c->fd, p, avail, how == READ_NOW ? MSG_DONTWAIT : 0);
-    if (how == READ_BLOCK_LOOP) uv_update_time(c->poll.loop);
-    if (n >= 0 || errno != EINTR) break;
-    if (how != READ_NOW) return -EAGAIN;
-  }
-  if (n < 0) return -errno;
   if (n > 0) mh_framer_commit(&c->in, (size_t)n);
   return n;
 }
