@@ -20,6 +20,7 @@
 #include "mh_config.h"
 #include "mh_host.h"
 #include "mh_trace.h"
+#include "mh_zygote.h"
 
 int mh_renderer_main(int argc, char **argv);
 
@@ -143,6 +144,7 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(a, "--renderer")) return mh_renderer_main(argc, argv);
   if (!strcmp(a, "--exec")) return exec_shim(argc, argv);
+  if (!strcmp(a, "--zygote")) return mh_zygote_main(argc, argv);
   if (!strcmp(a, "test")) return run_tests(argc, argv);
   if (!strcmp(a, "stats")) return run_stats(argc, argv);
   const char *trace = NULL;

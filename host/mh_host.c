@@ -16,12 +16,14 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
 
 #include "lstate.h"
 #include "mh_build.h"
+#include "mh_zygote.h"
 
 extern char **environ;
 
@@ -367,13 +369,12 @@ static void out_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 
 /* ---- processes --------------------------------------------------------------- */
 
-static void proc_exit(uv_process_t *p, int64_t status, int sig) {
-  mh_renderer_t *r = p->data;
+/* The renderer's process is gone (reaped by libuv, or by the launcher). */
+static void renderer_exited(mh_renderer_t *r, int64_t status, int sig) {
   r->exited = 1;
   r->exit_status = status;
   r->term_signal = sig;
   live_procs--;
-  uv_close((uv_handle_t *)p, handle_closed);
   /* 126/127 before it sent anything: the shell's and our exec shim's "could not
    * run it" (the shim has said why on stderr). */
   if (!sig && (status == 126 || status == 127) && !r->said_anything && !r->launch_error) {
@@ -391,6 +392,61 @@ static void proc_exit(uv_process_t *p, int64_t status, int sig) {
   }
   maybe_gone(r);
   maybe_stop();
+}
+
+static void proc_exit(uv_process_t *p, int64_t status, int sig) {
+  mh_renderer_t *r = p->data;
+  uv_close((uv_handle_t *)p, handle_closed);
+  renderer_exited(r, status, sig);
+}
+
+static void signal_renderer(mh_renderer_t *r, int sig);
+
+/* An exit the launcher reaped: its process counts as one of the renderer's
+ * handles until then, as a uv_process_t does (see spawn_from_spec). pid -1:
+ * the launcher is gone, and so is every renderer it started. */
+static void zygote_exit(int pid, int wstatus) {
+  for (size_t i = 0; i < H.nids; i++) {
+    mh_renderer_t *r = H.mem[i];
+    if (!r || !r->via_zygote || !r->spawned || r->exited || (pid != -1 && r->pid != pid)) continue;
+    if (pid == -1) {
+      fprintf(stderr, "mainhost: renderer '%s' (id %d) is stopped: its launcher is gone\n", r->name, r->id);
+      signal_renderer(r, SIGKILL);
+      wstatus = SIGKILL; /* as waitpid would say it */
+    }
+    mh_zygote_track(-1);
+    renderer_exited(r, WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 0, WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0);
+    our_handles--;
+    if (--r->open_handles == 0) renderer_free(r);
+    if (pid != -1) return;
+  }
+}
+
+/* A Lua renderer forked by the launcher (mh_zygote.h): its pid, a negative
+ * libuv error code when it could not start, or 1 when the launcher is not
+ * there to ask (exec it then). */
+static int spawn_via_zygote(mh_renderer_t *r, char **argv, char **env, const char *cwd, int chan_fd) {
+  if (mh_zygote_ready(H.loop, zygote_exit) != 0) return 1;
+  int o[2], e[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, o) != 0) return 1;
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, e) != 0) {
+    close(o[0]);
+    close(o[1]);
+    return 1;
+  }
+  int pid = mh_zygote_spawn(argv, env, cwd, o[1], e[1], chan_fd);
+  close(o[1]);
+  close(e[1]);
+  if (pid < 0) {
+    close(o[0]);
+    close(e[0]);
+    return pid == -EPIPE || pid == -ETIMEDOUT || pid == -E2BIG ? 1 : pid;
+  }
+  uv_pipe_open(&r->out.pipe, o[0]);
+  uv_pipe_open(&r->err.pipe, e[0]);
+  r->via_zygote = 1;
+  mh_zygote_track(1);
+  return pid;
 }
 
 /* Sends sig to the renderer's process group (it leads one), so what it
@@ -649,21 +705,31 @@ static void spawn_from_spec(mh_spec_t *spec) {
   opts.stdio = stdio;
   opts.stdio_count = 4;
   opts.flags = UV_PROCESS_DETACHED;  /* its own process group, see signal_renderer */
-  int rcode = uv_spawn(H.loop, &r->proc, &opts);
+  /* A Lua renderer is forked by the launcher when there is one; otherwise,
+   * and for any other program, it is exec'd. */
+  int rcode = rc->script ? spawn_via_zygote(r, (char **)argv, env, rc->cwd, sv[1]) : 1;
+  int with_uv = rcode == 1;
+  if (with_uv) rcode = uv_spawn(H.loop, &r->proc, &opts);
+  else if (rcode > 0) r->pid = rcode, rcode = 0;
   close(sv[1]);
   sv[1] = -1;
-  r->open_handles += 3;  /* proc, out, err: closed whatever happens */
+  r->open_handles += 3;  /* proc (or the launcher's report), out, err: closed whatever happens */
   our_handles += 3;
   if (rcode != 0) {
     snprintf(err, sizeof err, "cannot start '%s': %s", argv[0], uv_strerror(rcode));
-    uv_close((uv_handle_t *)&r->proc, handle_closed);
+    if (with_uv) {
+      uv_close((uv_handle_t *)&r->proc, handle_closed);
+    } else {  /* the launcher could not: no process handle to close */
+      our_handles--;
+      r->open_handles--;
+    }
     uv_close((uv_handle_t *)&r->out.pipe, handle_closed);
     uv_close((uv_handle_t *)&r->err.pipe, handle_closed);
     goto failed;
   }
   r->spawned = 1;
   live_procs++;
-  r->pid = r->proc.pid;
+  if (with_uv) r->pid = r->proc.pid;
   free(argv);
   free_strv(env);
 
@@ -866,7 +932,8 @@ static void shutdown_host(void) {
   uv_close((uv_handle_t *)&H.gc_timer, our_closed);
   uv_close((uv_handle_t *)&H.half_timer, our_closed);
   mh_chan_group_close(&H.chans);
-  while (our_handles > 0) uv_run(H.loop, UV_RUN_NOWAIT);
+  mh_zygote_close();  /* it exits when it reads the end of its requests */
+  while (our_handles > 0 || mh_zygote_handles() > 0) uv_run(H.loop, UV_RUN_NOWAIT);
   /* 4. luv's, then drain until the loop can close. */
   if (H.L) close_luv_handles(H.L);
   while (uv_loop_close(H.loop) == UV_EBUSY) uv_run(H.loop, UV_RUN_DEFAULT);

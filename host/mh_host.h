@@ -44,7 +44,8 @@ typedef struct mh_renderer {
   char *name;
   int pid;
   mh_spec_t *spec;    /* a reference */
-  uv_process_t proc;
+  uv_process_t proc;   /* unused when via_zygote */
+  int via_zygote;     /* forked by the launcher, which reports its exit */
   mh_chan_t chan;
   mh_outlines_t out, err;
   uv_timer_t timer;   /* close grace periods; the launch-failed report */

@@ -1,0 +1,46 @@
+/* mh_zygote.h: the renderer launcher. Lua renderers are forked from one
+ * process (`mainhost --zygote`, started once per host) instead of each
+ * exec'ing the binary, so that they all share one address-space layout:
+ * randomised once per run, the same in every renderer. Why it matters: the
+ * CPU's branch predictors are indexed by code address, and with 64
+ * renderers each laid out at its own random addresses they no longer fit
+ * (docs/benchmarks.md, "1 / 8 / 64 renderers"). The launcher forks, the
+ * host keeps the rest (the renderer's pipes, socket, signals, process
+ * group); the launcher reports each exit back. MAINHOST_ZYGOTE=0 turns it
+ * off: every renderer is exec'd as before. */
+#ifndef MH_ZYGOTE_H
+#define MH_ZYGOTE_H
+
+#include <uv.h>
+
+/* Called from the loop for each exit the launcher reaped (a wait status as
+ * waitpid gives it), and once with pid -1 if the launcher itself is gone:
+ * every renderer it started is then on its own. */
+typedef void (*mh_zygote_exit_cb)(int pid, int wstatus);
+
+/* Starts the launcher on first use. 0 when it can be used (MAINHOST_ZYGOTE
+ * is not 0 and it runs), -1 otherwise: exec the renderer instead. */
+int mh_zygote_ready(uv_loop_t *loop, mh_zygote_exit_cb cb);
+
+/* Forks `mainhost --renderer` with argv (argv[0] this binary) and env, in
+ * cwd (NULL: the host's), with out_fd, err_fd and chan_fd as its fds 1, 2
+ * and 3 and /dev/null as 0, leading its own process group. The pid, or
+ * -errno: a failure of the fork or of chdir (the renderer could not
+ * start), or -EPIPE / -ETIMEDOUT when the launcher is no longer usable
+ * (then it is shut down and mh_zygote_ready says -1 from here on). */
+int mh_zygote_spawn(char **argv, char **env, const char *cwd, int out_fd, int err_fd, int chan_fd);
+
+/* Renderers started through it that have not been reported: while there
+ * are any, its report channel keeps the loop alive. */
+void mh_zygote_track(int delta);
+
+/* Shuts it down (it exits when its request channel closes). Returns how
+ * many of its handles are still closing; the host runs the loop until
+ * mh_zygote_handles() is 0. */
+void mh_zygote_close(void);
+int mh_zygote_handles(void);
+
+/* `mainhost --zygote`: the launcher's own main. */
+int mh_zygote_main(int argc, char **argv);
+
+#endif

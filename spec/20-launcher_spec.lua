@@ -1,0 +1,217 @@
+-- The renderer launcher (host/mh_zygote.c): Lua renderers are forked from
+-- one `mainhost --zygote` process per host instead of each exec'ing the
+-- binary, so that they share one address-space layout (randomised per
+-- run). Checked here: where renderers come from and what they look like
+-- (parent, layout, command line, descriptors), that exits reported by the
+-- launcher read as libuv's did, what happens when the launcher is killed,
+-- and that MAINHOST_ZYGOTE=0 gives the exec'd renderers of before.
+local t = require("mainhost.test")
+local S = require("support.app")
+local assert_line = S.assert_line
+
+-- What a renderer reports of itself: its pid, its parent, where mainhost's
+-- executable is mapped, and the kinds of its open descriptors.
+local WHOAMI = S.UI_PRELUDE .. [[
+local function exe_base()
+  local exe = uv.fs_readlink("/proc/self/exe")
+  for l in io.lines("/proc/self/maps") do
+    if l:sub(-#exe) == exe then return l:match("^(%x+)") end
+  end
+end
+local function ppid()
+  local f = io.open("/proc/self/stat")
+  local s = f:read("a")
+  f:close()
+  return tonumber(s:match("^%d+ %b() %a (%d+)"))
+end
+local function fd_kinds()
+  local kinds = {}
+  local dir = uv.fs_scandir("/proc/self/fd")
+  while true do
+    local name = uv.fs_scandir_next(dir)
+    if not name then break end
+    local target = uv.fs_readlink("/proc/self/fd/" .. name)
+    if target then
+      kinds[#kinds + 1] = name .. "=" .. (target:match("^([%a_]+):") or target:match("^anon_inode:(.*)") or target)
+    end
+  end
+  table.sort(kinds)
+  return table.concat(kinds, ",")
+end
+-- An invoke: main looks at this process while it waits for the answer.
+ipc.invoke("whoami", uv.os_getpid(), ppid(), exe_base(), fd_kinds())
+]]
+
+local MAIN = S.MAIN_PRELUDE .. [[
+local function exe_base()
+  local exe = uv.fs_readlink("/proc/self/exe")
+  for l in io.lines("/proc/self/maps") do
+    if l:sub(-#exe) == exe then return l:match("^(%x+)") end
+  end
+end
+local n = 0
+ipcMain.handle("whoami", function(e, pid, ppid, base, fds)
+  pid = math.tointeger(pid) -- luv's getpid is a float
+  local f = io.open("/proc/" .. ppid .. "/cmdline")
+  local parent = f and f:read("a"):gsub("%z+$", ""):gsub("%z", " ") or "?"
+  if f then f:close() end
+  f = io.open("/proc/" .. pid .. "/cmdline")
+  local cmdline = f:read("a"):gsub("%z+$", ""):gsub("%z", " ")
+  f:close()
+  say(e.sender.name, "pid-matches", tostring(pid == e.processId))
+  say(e.sender.name, "parent-is-host", tostring(ppid == uv.os_getpid()))
+  say(e.sender.name, "parent", (parent:gsub("%s+$", "")))
+  say(e.sender.name, "cmdline", cmdline)
+  say(e.sender.name, "base", base, "host-base", exe_base())
+  say(e.sender.name, "fds", fds)
+  n = n + 1
+  if n == 2 then uv.new_timer():start(0, 0, function() mh.app.quit() end) end
+end)
+]]
+
+local function run(env)
+  local r = S.app({
+    ["main.lua"] = MAIN,
+    ["a.lua"] = WHOAMI,
+    ["b.lua"] = WHOAMI,
+    ["mainhost.json"] = { main = "main.lua", renderers = { { name = "a", script = "a.lua" }, { name = "b", script = "b.lua" } } },
+  }, { env = env, timeout = 20000 })
+  S.assert_ok(r)
+  return r
+end
+
+local function field(r, who, key)
+  local all = r.stdout .. r.stderr
+  for l in r.stdout:gmatch("[^\n]+") do
+    local v = l:match("^main: " .. who .. " " .. key:gsub("%-", "%%-") .. " (.*)$")
+    if v then return v end
+  end
+  error(("no line 'main: %s %s ...' in\n%s"):format(who, key, all))
+end
+
+local function aslr_on()
+  local f = io.open("/proc/sys/kernel/randomize_va_space")
+  local v = f and f:read("a") or "2"
+  if f then f:close() end
+  return tonumber(v) ~= 0
+end
+
+describe("the renderer launcher", function()
+  after_each(t.cleanup)
+
+  it("forks every Lua renderer from one launcher: one layout for all, not the host's", function()
+    local r = run()
+    for _, who in ipairs({ "a", "b" }) do
+      assert.are.equal("true", field(r, who, "pid-matches"))
+      assert.are.equal("false", field(r, who, "parent-is-host"))
+      assert.truthy(field(r, who, "parent"):find("--zygote", 1, true), field(r, who, "parent"))
+      -- ps shows what it runs, as an exec'd renderer's would be.
+      local cmd = field(r, who, "cmdline")
+      assert.truthy(cmd:find(" --renderer " .. r.dir .. "/" .. who .. ".lua", 1, true), cmd)
+    end
+    assert.are.equal(field(r, "a", "parent"), field(r, "b", "parent"))
+    local a = { field(r, "a", "base"):match("^(%x+) host%-base (%x+)$") }
+    local b = { field(r, "b", "base"):match("^(%x+) host%-base (%x+)$") }
+    assert.are.equal(a[1], b[1], "both renderers map mainhost at one address")
+    if aslr_on() then assert.are_not.equal(a[1], a[2], "the host has a layout of its own") end
+  end)
+
+  it("gives a forked renderer the descriptors an exec'd one has, and no more", function()
+    local forked = run()
+    local execd = run({ "MAINHOST_ZYGOTE=0" })
+    for _, who in ipairs({ "a", "b" }) do
+      local fds = field(forked, who, "fds")
+      assert.are.equal(field(execd, who, "fds"), fds)
+      -- 0 /dev/null, 1 and 2 the output sockets, 3 the channel
+      assert.truthy(fds:find("^0=/dev/null,1=socket,2=socket,3=socket,"), fds)
+    end
+  end)
+
+  it("is not used with MAINHOST_ZYGOTE=0: each renderer is exec'd by the host", function()
+    local r = run({ "MAINHOST_ZYGOTE=0" })
+    for _, who in ipairs({ "a", "b" }) do
+      assert.are.equal("true", field(r, who, "parent-is-host"))
+      local cmd = field(r, who, "cmdline")
+      assert.truthy(cmd:find(" --renderer " .. r.dir .. "/" .. who .. ".lua", 1, true), cmd)
+    end
+    if aslr_on() then
+      local a = field(r, "a", "base"):match("^(%x+)")
+      local b = field(r, "b", "base"):match("^(%x+)")
+      assert.are_not.equal(a, b, "exec'd renderers have layouts of their own")
+    end
+  end)
+
+  -- Exit statuses, signals and a script that does not load come back
+  -- through the launcher's reports as they did through libuv.
+  for _, mode in ipairs({ { "forked", nil }, { "exec'd", { "MAINHOST_ZYGOTE=0" } } }) do
+    it("reports how a " .. mode[1] .. " renderer ended: a status, a signal, a script that does not load, a bad cwd",
+      function()
+        local r = S.app({
+          ["main.lua"] = S.MAIN_PRELUDE .. [[
+local left = 4
+mh.app.on("web-contents-created", function(_, wc)
+  wc.on("render-process-gone", function(_, d)
+    say(wc.name, d.reason, d.exitCode, d.signal or "-", d.error or "-")
+    left = left - 1
+    if left == 0 then mh.app.quit() end
+  end)
+end)
+-- createRenderer checks nothing on disk (a config's cwd is checked at load).
+mh.createRenderer({ name = "nowhere", script = "three.lua", cwd = "no/such/dir" })
+]],
+          ["three.lua"] = "os.exit(3)\n",
+          ["abrt.lua"] = 'local uv = require("luv") uv.kill(uv.os_getpid(), "sigabrt") uv.sleep(10000)\n',
+          ["broken.lua"] = "this is not lua\n",
+          ["mainhost.json"] = { main = "main.lua", renderers = {
+            { name = "three", script = "three.lua" },
+            { name = "abrt", script = "abrt.lua" },
+            { name = "broken", script = "broken.lua" },
+          } },
+        }, { env = mode[2], timeout = 20000 })
+        S.assert_ok(r)
+        local all = r.stdout .. r.stderr
+        assert_line(r.stdout, "main: three abnormal-exit 3 - -", all)
+        assert_line(r.stdout, "main: abrt crashed 134 SIGABRT -", all)
+        local bad = assert(r.stdout:match("main: broken launch%-failed 127 %- ([^\n]*)"), all)
+        assert.truthy(bad:find("could not start (exit status 127 before it sent anything", 1, true), bad)
+        assert_line(r.stdout, "main: nowhere launch-failed 0 - cannot start '" .. t.bin ..
+          "': no such file or directory", all)
+      end)
+  end
+
+  it("stops its renderers when it is killed, and later renderers are exec'd", function()
+    local r = S.app({
+      ["main.lua"] = S.MAIN_PRELUDE .. [[
+local round = 0
+ipcMain.on("parent", function(e, ppid)
+  round = round + 1
+  say("round", round, "parent-is-host", tostring(ppid == uv.os_getpid()))
+  if round == 1 then
+    uv.kill(ppid, "sigkill") -- the launcher
+  else
+    mh.app.quit()
+  end
+end)
+mh.app.on("web-contents-created", function(_, wc)
+  wc.on("render-process-gone", function(_, d)
+    say("gone", d.reason, d.signal or "-", tostring(d.restarting))
+  end)
+end)
+]],
+      ["ui.lua"] = S.UI_PRELUDE .. [[
+local f = io.open("/proc/self/stat")
+local ppid = tonumber(f:read("a"):match("^%d+ %b() %a (%d+)"))
+f:close()
+ipc.send("parent", ppid) -- then the channel keeps it running
+]],
+      ["mainhost.json"] = { main = "main.lua", renderers = {
+        { name = "ui", script = "ui.lua", restart = "on-failure", maxRestarts = 1 } } },
+    }, { timeout = 30000 })
+    S.assert_ok(r)
+    local all = r.stdout .. r.stderr
+    assert_line(r.stdout, "main: round 1 parent-is-host false", all)
+    assert_line(r.stderr, "mainhost: renderer 'ui' (id 1) is stopped: its launcher is gone", all)
+    assert_line(r.stdout, "main: gone killed SIGKILL true", all)
+    assert_line(r.stdout, "main: round 2 parent-is-host true", all)
+  end)
+end)
