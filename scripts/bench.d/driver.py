@@ -134,6 +134,20 @@ def children_of(pid):
         return []
 
 
+def renderers_of(pid):
+    """The host's renderer processes: its children, with the Lua renderers
+    found under the renderer launcher (mainhost --zygote), which forks them."""
+    out = []
+    for k in children_of(pid):
+        try:
+            with open("/proc/%d/cmdline" % k, "rb") as f:
+                launcher = b"--zygote" in f.read()
+        except OSError:
+            launcher = False
+        out += children_of(k) if launcher else [k]
+    return out
+
+
 # ---- the work ----------------------------------------------------------------
 
 
@@ -384,7 +398,7 @@ class Mainhost(Contender):
         try:
             pid = int(live.wait_for(READY_RE, P.timeout).group(1))
             rss = vm_rss_kib(pid)
-            kids = children_of(pid)
+            kids = renderers_of(pid)
             child = vm_rss_kib(kids[0]) if kids else None
         finally:
             live.finish(signal.SIGTERM)
