@@ -56,6 +56,7 @@ static struct {
   int ctl, rep;
   uv_process_t proc;
   uv_poll_t poll;
+  uv_timer_t lost; /* tells the host, from the loop, that it is gone */
   int handles;
   int live;
   mh_zygote_exit_cb cb;
@@ -66,7 +67,13 @@ static void z_closed(uv_handle_t *h) {
   Z.handles--;
 }
 
-/* No more launches through it; pid -1 to the host if it was running. */
+static void z_tell_lost(uv_timer_t *t) {
+  uv_close((uv_handle_t *)t, z_closed);
+  Z.cb(-1, 0);
+}
+
+/* No more launches through it. tell: it went away on its own, and the
+ * host hears of it (pid -1) from the loop, never from inside a spawn. */
 static void z_shut(int tell) {
   if (Z.state != 1) return;
   Z.state = -1;
@@ -75,7 +82,12 @@ static void z_shut(int tell) {
   close(Z.ctl);
   close(Z.rep);
   Z.ctl = Z.rep = -1;
-  if (tell && Z.cb) Z.cb(-1, 0);
+  if (tell) {
+    uv_ref((uv_handle_t *)&Z.lost); /* the host waits for its renderers' ends */
+    uv_timer_start(&Z.lost, z_tell_lost, 0, 0);
+  } else {
+    uv_close((uv_handle_t *)&Z.lost, z_closed);
+  }
 }
 
 static void z_exited(uv_process_t *p, int64_t status, int sig) {
@@ -152,6 +164,9 @@ int mh_zygote_ready(uv_loop_t *loop, mh_zygote_exit_cb cb) {
   Z.handles++;
   uv_poll_start(&Z.poll, UV_READABLE, z_reports);
   uv_unref((uv_handle_t *)&Z.poll);
+  uv_timer_init(loop, &Z.lost);
+  Z.handles++;
+  uv_unref((uv_handle_t *)&Z.lost);
   Z.state = 1;
   return 0;
 }

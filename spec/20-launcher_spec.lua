@@ -214,4 +214,45 @@ ipc.send("parent", ppid) -- then the channel keeps it running
     assert_line(r.stdout, "main: gone killed SIGKILL true", all)
     assert_line(r.stdout, "main: round 2 parent-is-host true", all)
   end)
+
+  it("execs a renderer whose launch finds the launcher gone, and stops the ones it had started", function()
+    local r = S.app({
+      ["main.lua"] = S.MAIN_PRELUDE .. [[
+local function state(pid)
+  local f = io.open("/proc/" .. pid .. "/stat")
+  if not f then return nil end
+  local st = f:read("a"):match("^%d+ %b() (%a)")
+  f:close()
+  return st
+end
+ipcMain.on("parent", function(e, ppid)
+  if e.sender.name == "first" then
+    uv.kill(ppid, "sigkill") -- the launcher: a zombie until the host's loop reaps it
+    local deadline = os.time() + 10
+    while state(ppid) ~= "Z" and state(ppid) and os.time() < deadline do end
+    mh.createRenderer({ name = "second", script = "ui.lua" })
+  else
+    say("second's parent-is-host", tostring(ppid == uv.os_getpid()))
+    mh.app.quit()
+  end
+end)
+mh.app.on("web-contents-created", function(_, wc)
+  wc.on("render-process-gone", function(_, d) say("gone", wc.name, d.reason, d.signal or "-") end)
+end)
+]],
+      ["ui.lua"] = S.UI_PRELUDE .. [[
+local f = io.open("/proc/self/stat")
+local ppid = tonumber(f:read("a"):match("^%d+ %b() %a (%d+)"))
+f:close()
+ipc.send("parent", ppid)
+]],
+      ["mainhost.json"] = { main = "main.lua", renderers = { { name = "first", script = "ui.lua" } } },
+    }, { timeout = 30000 })
+    S.assert_ok(r)
+    local all = r.stdout .. r.stderr
+    assert.truthy(r.stderr:find("mainhost: the renderer launcher cannot be reached", 1, true), all)
+    assert_line(r.stdout, "main: second's parent-is-host true", all)
+    assert_line(r.stdout, "main: gone first killed SIGKILL", all)
+    assert_line(r.stderr, "mainhost: renderer 'first' (id 1) is stopped: its launcher is gone", all)
+  end)
 end)
