@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
@@ -507,6 +508,23 @@ static void say_hello(void) {
   mh_buf_put(b, hello, (size_t)n);
 }
 
+/* math.random's seed from the kernel. Lua's own is the time and the
+ * state's address, which renderers forked from the launcher in the same
+ * second share (they share its layout). */
+static void seed_random(lua_State *L) {
+  lua_Integer s[2];
+  if (getrandom(s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s) {
+    s[0] = (lua_Integer)uv_hrtime();
+    s[1] = (lua_Integer)getpid();
+  }
+  lua_getglobal(L, "math");
+  lua_getfield(L, -1, "randomseed");
+  lua_pushinteger(L, s[0]);
+  lua_pushinteger(L, s[1]);
+  if (lua_pcall(L, 2, 0, 0) != LUA_OK) lua_pop(L, 1);
+  lua_pop(L, 1);
+}
+
 int mh_renderer_main(int argc, char **argv) {
   /* argv: mainhost --renderer SCRIPT [ARGS...] */
   if (argc < 3) {
@@ -524,6 +542,7 @@ int mh_renderer_main(int argc, char **argv) {
   uv_loop_t *loop = uv_default_loop();
   lua_State *L = mh_lstate_open(loop);
   if (!L) return 1;
+  seed_random(L);
   RL = L;
   open_fd(loop);
   wrap_uv_run(L);

@@ -437,10 +437,10 @@ static int spawn_via_zygote(mh_renderer_t *r, char **argv, char **env, const cha
   int pid = mh_zygote_spawn(argv, env, cwd, o[1], e[1], chan_fd);
   close(o[1]);
   close(e[1]);
-  if (pid < 0) {
+  if (pid == MH_ZYGOTE_EXEC || pid < 0) {
     close(o[0]);
     close(e[0]);
-    return pid == -EPIPE || pid == -ETIMEDOUT || pid == -E2BIG ? 1 : pid;
+    return pid;
   }
   uv_pipe_open(&r->out.pipe, o[0]);
   uv_pipe_open(&r->err.pipe, e[0]);
@@ -454,6 +454,7 @@ static int spawn_via_zygote(mh_renderer_t *r, char **argv, char **env, const cha
 static void signal_renderer(mh_renderer_t *r, int sig) {
   if (!r->spawned || r->exited) return;
   if (kill(-r->pid, sig) != 0) kill(r->pid, sig);
+  if (sig == SIGKILL && r->via_zygote) mh_zygote_expect_end(r->pid, H.cfg->limits.quit_timeout_ms);
 }
 
 static void grace_cb(uv_timer_t *t) {
@@ -932,7 +933,7 @@ static void shutdown_host(void) {
   uv_close((uv_handle_t *)&H.gc_timer, our_closed);
   uv_close((uv_handle_t *)&H.half_timer, our_closed);
   mh_chan_group_close(&H.chans);
-  mh_zygote_close();  /* it exits when it reads the end of its requests */
+  mh_zygote_close();  /* SIGKILL: every renderer is gone, and it may be stopped */
   while (our_handles > 0 || mh_zygote_handles() > 0) uv_run(H.loop, UV_RUN_NOWAIT);
   /* 4. luv's, then drain until the loop can close. */
   if (H.L) close_luv_handles(H.L);

@@ -4,17 +4,21 @@
  * uv_spawn on first use, with two SOCK_SEQPACKET channels: fd 3 carries a
  * request (argv, env, cwd, and the renderer's stdout, stderr and channel
  * as SCM_RIGHTS) and its answer (the pid, or why not), one at a time and
- * synchronously, as uv_spawn itself is; fd 4 carries the launcher's
- * reports of its children's exits, read from the host's loop.
+ * synchronously, as uv_spawn itself is, and the host's acknowledgements
+ * of exits; fd 4 carries the launcher's reports of its children's exits,
+ * read from the host's loop.
  *
  * The launcher's side: a poll() loop over its request channel and a
  * signalfd for SIGCHLD. For each request it forks; the child sets itself
  * up as uv_spawn's child would (its own session and process group, the
  * fds, cwd, env, default signal state) and runs mh_renderer_main without
- * an exec, so it keeps the launcher's layout. Whatever the launcher reaps
- * it reports. It never touches libuv or Lua: what it forks is clean. */
+ * an exec, so it keeps the launcher's layout. It reports each child's
+ * exit as it sees it (waitid with WNOWAIT) and reaps the zombie only when
+ * the host acknowledges, so that a pid the host may still signal is never
+ * reused under it. It never touches libuv or Lua: what it forks is clean. */
 #include "mh_zygote.h"
 
+#include <alloca.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -24,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -35,12 +40,17 @@ int mh_renderer_main(int argc, char **argv);
 
 #define ZY_CTL 3
 #define ZY_REP 4
-#define ZY_REQ_MAX (192 * 1024) /* within a SEQPACKET's default send buffer */
-#define ZY_ANSWER_MS 10000      /* a launcher that does not answer is given up */
-#define ZY_TITLE_PAD 1024       /* room in its argv for each child's command line */
+#define ZY_REQ_MAX (64 * 1024) /* a larger request (a huge environment) is exec'd instead */
+#define ZY_ANSWER_MS 5000      /* a launcher that does not answer is given up */
+
+enum { ZY_SPAWN = 1, ZY_ACK = 2 };
 
 struct zy_head {
-  uint32_t argc, envc, has_cwd;
+  uint32_t type, argc, envc, has_cwd;
+};
+struct zy_ack {
+  uint32_t type;
+  int32_t pid;
 };
 struct zy_answer {
   int32_t pid, err;
@@ -56,9 +66,18 @@ static struct {
   int ctl, rep;
   uv_process_t proc;
   uv_poll_t poll;
-  uv_timer_t lost; /* tells the host, from the loop, that it is gone */
+  uv_timer_t lost;           /* tells the host, from the loop, that it is gone */
+  uv_timer_t watch;          /* the deadlines below */
+  struct zy_expect {
+    int pid;
+    uint64_t deadline;
+  } *expect;                 /* renderers killed, whose end it must report */
+  size_t nexpect;
+  struct zy_report *unread;  /* reports read as it went, delivered before that */
+  size_t nunread;
   int handles;
   int live;
+  int reaped; /* its pid is no longer its own to signal */
   mh_zygote_exit_cb cb;
 } Z;
 
@@ -69,20 +88,44 @@ static void z_closed(uv_handle_t *h) {
 
 static void z_tell_lost(uv_timer_t *t) {
   uv_close((uv_handle_t *)t, z_closed);
+  for (size_t i = 0; i < Z.nunread; i++) Z.cb(Z.unread[i].pid, Z.unread[i].wstatus);
+  free(Z.unread);
+  Z.unread = NULL;
+  Z.nunread = 0;
   Z.cb(-1, 0);
 }
 
-/* No more launches through it. tell: it went away on its own, and the
- * host hears of it (pid -1) from the loop, never from inside a spawn. */
-static void z_shut(int tell) {
+/* No more launches through it. why: it went away or was given up (said on
+ * stderr), and the host hears of it (the reports still in its channel,
+ * then pid -1) from the loop, never from inside a spawn. NULL: the host
+ * is shutting down. Its process handle stays open until libuv has reaped
+ * it. */
+static void z_shut(const char *why) {
   if (Z.state != 1) return;
   Z.state = -1;
-  if (!uv_is_closing((uv_handle_t *)&Z.poll)) uv_close((uv_handle_t *)&Z.poll, z_closed);
-  if (!uv_is_closing((uv_handle_t *)&Z.proc)) uv_close((uv_handle_t *)&Z.proc, z_closed);
+  if (why) {
+    fprintf(stderr, "mainhost: the renderer launcher %s; Lua renderers are exec'd from now on\n", why);
+    struct zy_report rec;
+    while (recv(Z.rep, &rec, sizeof rec, MSG_DONTWAIT) == (ssize_t)sizeof rec) {
+      struct zy_report *u = realloc(Z.unread, (Z.nunread + 1) * sizeof *u);
+      if (!u) break;
+      Z.unread = u;
+      Z.unread[Z.nunread++] = rec;
+    }
+  }
+  uv_close((uv_handle_t *)&Z.poll, z_closed);
+  uv_close((uv_handle_t *)&Z.watch, z_closed);
+  free(Z.expect);
+  Z.expect = NULL;
+  Z.nexpect = 0;
   close(Z.ctl);
   close(Z.rep);
   Z.ctl = Z.rep = -1;
-  if (tell) {
+  if (!Z.reaped) {
+    uv_process_kill(&Z.proc, SIGKILL); /* whatever state it is in */
+    uv_ref((uv_handle_t *)&Z.proc);    /* the loop runs until libuv reaps it */
+  }
+  if (why) {
     uv_ref((uv_handle_t *)&Z.lost); /* the host waits for its renderers' ends */
     uv_timer_start(&Z.lost, z_tell_lost, 0, 0);
   } else {
@@ -91,10 +134,12 @@ static void z_shut(int tell) {
 }
 
 static void z_exited(uv_process_t *p, int64_t status, int sig) {
-  (void)p;
-  if (Z.state == 1)
-    fprintf(stderr, "mainhost: the renderer launcher exited (status %d, signal %d)\n", (int)status, sig);
-  z_shut(1);
+  Z.reaped = 1;
+  uv_close((uv_handle_t *)p, z_closed);
+  if (Z.state != 1) return;
+  char why[64];
+  snprintf(why, sizeof why, "exited (status %d, signal %d)", (int)status, sig);
+  z_shut(why);
 }
 
 static void z_reports(uv_poll_t *h, int status, int events) {
@@ -104,12 +149,19 @@ static void z_reports(uv_poll_t *h, int status, int events) {
     struct zy_report rec;
     ssize_t n = recv(Z.rep, &rec, sizeof rec, MSG_DONTWAIT);
     if (n == (ssize_t)sizeof rec) {
+      /* It keeps the process unreaped (a zombie, holding its pid and
+       * process group) until this says the host has taken the exit. */
+      struct zy_ack a = {ZY_ACK, rec.pid};
+      ssize_t w = send(Z.ctl, &a, sizeof a, MSG_DONTWAIT | MSG_NOSIGNAL);
+      (void)w;
+      for (size_t i = 0; i < Z.nexpect; i++)
+        if (Z.expect[i].pid == rec.pid) Z.expect[i] = Z.expect[--Z.nexpect];
       Z.cb(rec.pid, rec.wstatus);
       if (Z.state != 1) return;
       continue;
     }
     if (n < 0 && (errno == EAGAIN || errno == EINTR) && status == 0) return;
-    z_shut(1); /* end of file: it is gone */
+    z_shut("exited"); /* end of file: it is gone */
     return;
   }
 }
@@ -126,10 +178,9 @@ int mh_zygote_ready(uv_loop_t *loop, mh_zygote_exit_cb cb) {
     close(c[1]);
     return -1;
   }
-  char pad[ZY_TITLE_PAD + 1];
-  memset(pad, ' ', ZY_TITLE_PAD);
-  pad[ZY_TITLE_PAD] = 0;
-  char *args[] = {(char *)mh_lstate_exe(), "--zygote", pad, NULL};
+  int sz = 2 * ZY_REQ_MAX;
+  setsockopt(c[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+  char *args[] = {(char *)mh_lstate_exe(), "--zygote", NULL};
   uv_stdio_container_t stdio[5];
   stdio[0].flags = stdio[1].flags = UV_IGNORE;
   stdio[2].flags = UV_INHERIT_FD; /* for what would go wrong in it */
@@ -167,6 +218,9 @@ int mh_zygote_ready(uv_loop_t *loop, mh_zygote_exit_cb cb) {
   uv_timer_init(loop, &Z.lost);
   Z.handles++;
   uv_unref((uv_handle_t *)&Z.lost);
+  uv_timer_init(loop, &Z.watch);
+  Z.handles++;
+  uv_unref((uv_handle_t *)&Z.watch);
   Z.state = 1;
   return 0;
 }
@@ -177,6 +231,35 @@ void mh_zygote_track(int delta) {
   if (Z.state != 1) return;
   if (was == 0 && Z.live > 0) uv_ref((uv_handle_t *)&Z.poll);
   if (was > 0 && Z.live == 0) uv_unref((uv_handle_t *)&Z.poll);
+}
+
+void mh_zygote_give_up(const char *why) { z_shut(why); }
+
+static void z_watch(uv_timer_t *t) {
+  uint64_t now = uv_now(t->loop), next = UINT64_MAX;
+  for (size_t i = 0; i < Z.nexpect; i++) {
+    if (Z.expect[i].deadline <= now) {
+      /* Stopped, or stuck: a SIGKILL'd process ends at once, and it
+       * reports every end as soon as it sees it. */
+      z_shut("did not report the end of a renderer the host had killed");
+      return;
+    }
+    if (Z.expect[i].deadline < next) next = Z.expect[i].deadline;
+  }
+  if (Z.nexpect) uv_timer_start(t, z_watch, next - now, 0);
+}
+
+void mh_zygote_expect_end(int pid, unsigned ms) {
+  if (Z.state != 1) return;
+  for (size_t i = 0; i < Z.nexpect; i++)
+    if (Z.expect[i].pid == pid) return;
+  struct zy_expect *x = realloc(Z.expect, (Z.nexpect + 1) * sizeof *x);
+  if (!x) return;
+  Z.expect = x;
+  Z.expect[Z.nexpect].pid = pid;
+  Z.expect[Z.nexpect].deadline = uv_now(Z.watch.loop) + ms;
+  Z.nexpect++;
+  if (!uv_is_active((uv_handle_t *)&Z.watch)) uv_timer_start(&Z.watch, z_watch, ms, 0);
 }
 
 static size_t put_strs(char *p, char **v, uint32_t n) {
@@ -190,14 +273,14 @@ static size_t put_strs(char *p, char **v, uint32_t n) {
 }
 
 int mh_zygote_spawn(char **argv, char **env, const char *cwd, int out_fd, int err_fd, int chan_fd) {
-  if (Z.state != 1) return -EPIPE;
-  struct zy_head h = {0, 0, cwd != NULL};
+  if (Z.state != 1) return MH_ZYGOTE_EXEC;
+  struct zy_head h = {ZY_SPAWN, 0, 0, cwd != NULL};
   while (argv[h.argc]) h.argc++;
   while (env[h.envc]) h.envc++;
   size_t need = sizeof h + put_strs(NULL, argv, h.argc) + put_strs(NULL, env, h.envc) + (cwd ? strlen(cwd) + 1 : 0);
-  if (need > ZY_REQ_MAX) return -E2BIG; /* exec'd instead */
+  if (need > ZY_REQ_MAX) return MH_ZYGOTE_EXEC;
   char *buf = malloc(need);
-  if (!buf) return -ENOMEM;
+  if (!buf) return MH_ZYGOTE_EXEC;
   memcpy(buf, &h, sizeof h);
   size_t k = sizeof h;
   k += put_strs(buf + k, argv, h.argc);
@@ -220,29 +303,31 @@ int mh_zygote_spawn(char **argv, char **env, const char *cwd, int out_fd, int er
   ssize_t n;
   do n = sendmsg(Z.ctl, &m, MSG_NOSIGNAL);
   while (n < 0 && errno == EINTR);
+  int e = errno;
   free(buf);
+  if (n < 0 && (e == EMSGSIZE || e == ENOBUFS || e == ENOMEM)) return MH_ZYGOTE_EXEC; /* this one only */
   if (n != (ssize_t)need) {
-    fprintf(stderr, "mainhost: the renderer launcher cannot be reached (%s); renderers are exec'd from now on\n",
-            n < 0 ? strerror(errno) : "short write");
-    uv_process_kill(&Z.proc, SIGKILL);
-    z_shut(1);
-    return -EPIPE;
+    /* It never got the request: this renderer can be exec'd. */
+    char why[128];
+    snprintf(why, sizeof why, "cannot be reached (%s)", n < 0 ? strerror(e) : "short write");
+    z_shut(why);
+    return MH_ZYGOTE_EXEC;
   }
+  /* From here it may have forked a child holding chan_fd: no exec'd
+   * second renderer on that socket, whatever happens. */
   struct pollfd p = {Z.ctl, POLLIN, 0};
   int pr;
   do pr = poll(&p, 1, ZY_ANSWER_MS);
   while (pr < 0 && errno == EINTR);
   struct zy_answer a;
   if (pr <= 0 || recv(Z.ctl, &a, sizeof a, 0) != (ssize_t)sizeof a) {
-    fprintf(stderr, "mainhost: the renderer launcher did not answer; renderers are exec'd from now on\n");
-    uv_process_kill(&Z.proc, SIGKILL);
-    z_shut(1);
+    z_shut(pr == 0 ? "did not answer" : "exited");
     return pr == 0 ? -ETIMEDOUT : -EPIPE;
   }
   return a.pid > 0 ? a.pid : -(a.err ? a.err : EAGAIN);
 }
 
-void mh_zygote_close(void) { z_shut(0); }
+void mh_zygote_close(void) { z_shut(NULL); }
 
 int mh_zygote_handles(void) { return Z.handles; }
 
@@ -252,24 +337,32 @@ static char *title_area;
 static size_t title_len;
 static char **child_argv, **child_env; /* static: still referenced at the child's exit */
 
-/* The child's command line in ps: its argv over the launcher's (the padding
- * argument gives the room), NUL-separated as an exec'd one would be. */
+/* The child's command line in ps: its argv written over the launcher's
+ * argv and environment strings (the child has its own copy of them, and
+ * environ points elsewhere by then), as one string with spaces, the way
+ * setproctitle() does it: the kernel then reads it up to its NUL. */
 static void set_title(char **argv) {
   if (!title_area || title_len < 2) return;
-  memset(title_area, 0, title_len);
   size_t k = 0;
   for (int i = 0; argv[i] && k < title_len - 1; i++) {
+    if (i) title_area[k++] = ' ';
     size_t l = strlen(argv[i]);
     if (l > title_len - 1 - k) l = title_len - 1 - k;
     memcpy(title_area + k, argv[i], l);
-    k += l + 1;
+    k += l;
   }
+  memset(title_area + k, 0, title_len - k);
 }
 
 /* The child: set up as uv_spawn's would be, then the renderer. A failure
  * before the renderer runs goes back to the launcher through ep. */
-static void child(int ep, int fds[3], char **argv, int argc, char **env, const char *cwd, sigset_t *mask) {
+static void child(pid_t launcher, int ep, int fds[3], char **argv, int argc, char **env, const char *cwd,
+                  sigset_t *mask) {
   int err = 0;
+  /* Tied to the launcher, which is tied to the host; if it is already
+   * gone, nobody would supervise this renderer. */
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (getppid() != launcher) _exit(127);
   signal(SIGPIPE, SIG_DFL);
   sigprocmask(SIG_SETMASK, mask, NULL);
   setsid();
@@ -289,11 +382,18 @@ static void child(int ep, int fds[3], char **argv, int argc, char **env, const c
   child_env = env;
   environ = env;
   set_title(argv);
+  /* The children share the launcher's layout, and so the addresses Lua
+   * takes its string-hash seed from: move this one's stack by a random
+   * amount (the renderer seeds math.random itself, from getrandom). */
+  unsigned char r = 0;
+  if (getrandom(&r, 1, GRND_NONBLOCK) != 1) r = (unsigned char)getpid();
+  volatile char *shift = alloca(16 + 16 * (size_t)r);
+  shift[0] = 0;
   exit(mh_renderer_main(argc, argv));
 }
 
 static char **split(char **p, char *end, uint32_t n) {
-  char **v = calloc(n + 1, sizeof *v);
+  char **v = calloc((size_t)n + 1, sizeof *v);
   if (!v) return NULL;
   for (uint32_t i = 0; i < n; i++) {
     char *z = *p < end ? memchr(*p, 0, (size_t)(end - *p)) : NULL;
@@ -313,6 +413,17 @@ static void answer(int32_t pid, int32_t err) {
   (void)w;
 }
 
+/* The renderers it started and has not yet been told to reap. */
+static struct kid {
+  pid_t pid;
+  int reported;
+} *kids;
+static size_t nkids, capkids;
+
+/* Exit reports waiting for room in the report channel. */
+static struct zy_report *queue;
+static size_t nqueue, capqueue;
+
 static void serve(char *buf, ssize_t n, struct msghdr *m, sigset_t *mask) {
   int fds[3] = {-1, -1, -1}, nfds = 0;
   for (struct cmsghdr *cm = CMSG_FIRSTHDR(m); cm; cm = CMSG_NXTHDR(m, cm)) {
@@ -331,23 +442,35 @@ static void serve(char *buf, ssize_t n, struct msghdr *m, sigset_t *mask) {
   int err = EINVAL;
   if (nfds == 3 && n >= (ssize_t)sizeof h && !(m->msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
     memcpy(&h, buf, sizeof h);
-    if (h.argc >= 3 && h.argc < 4096 && h.envc < 65536 && (argv = split(&p, end, h.argc)) &&
+    /* Every string takes at least its NUL: the counts are bounded by n. */
+    if (h.argc >= 3 && h.argc <= (size_t)n && h.envc <= (size_t)n && (argv = split(&p, end, h.argc)) &&
         (env = split(&p, end, h.envc))) {
       cwd = h.has_cwd ? p : NULL;
       if (!cwd || memchr(p, 0, (size_t)(end - p))) err = 0;
     }
   }
   pid_t pid = -1;
+  if (!err && nkids == capkids) {
+    size_t cap = capkids ? capkids * 2 : 64;
+    struct kid *k = realloc(kids, cap * sizeof *k);
+    if (k) {
+      kids = k;
+      capkids = cap;
+    } else {
+      err = ENOMEM;
+    }
+  }
   if (!err) {
     int ep[2];
     if (pipe2(ep, O_CLOEXEC) != 0) {
       err = errno;
     } else {
+      pid_t self = getpid();
       fflush(NULL);
       pid = fork();
       if (pid == 0) {
         close(ep[0]);
-        child(ep[1], fds, argv, (int)h.argc, env, cwd, mask);
+        child(self, ep[1], fds, argv, (int)h.argc, env, cwd, mask);
       }
       if (pid < 0) err = errno;
       close(ep[1]);
@@ -363,14 +486,51 @@ static void serve(char *buf, ssize_t n, struct msghdr *m, sigset_t *mask) {
   for (int i = 0; i < nfds; i++) close(fds[i]);
   free(argv);
   free(env);
-  /* A child that failed its set-up exits 127; its report names a pid the
-   * host never heard of, and is ignored. */
+  if (pid > 0 && err) {
+    waitpid(pid, NULL, 0); /* its set-up failed, it has exited: never reported */
+  } else if (pid > 0) {
+    kids[nkids].pid = pid;
+    kids[nkids].reported = 0;
+    nkids++;
+  }
   answer(err ? 0 : pid, err);
 }
 
-/* Exit reports waiting for room in the report channel. */
-static struct zy_report *queue;
-static size_t nqueue, capqueue;
+/* The host has taken this exit: the zombie can go. */
+static void reap(pid_t pid) {
+  for (size_t i = 0; i < nkids; i++) {
+    if (kids[i].pid != pid || !kids[i].reported) continue;
+    waitpid(pid, NULL, WNOHANG);
+    kids[i] = kids[--nkids];
+    return;
+  }
+}
+
+/* Finds the children that have exited and queues their reports, leaving
+ * each a zombie (WNOWAIT): its pid and process group stay its own until
+ * the host acknowledges, so the host never signals a pid reused since. */
+static void collect(void) {
+  for (size_t i = 0; i < nkids; i++) {
+    if (kids[i].reported) continue;
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (waitid(P_PID, (id_t)kids[i].pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0 || si.si_pid != kids[i].pid)
+      continue;
+    if (nqueue == capqueue) {
+      size_t cap = capqueue ? capqueue * 2 : 64;
+      struct zy_report *q = realloc(queue, cap * sizeof *q);
+      if (!q) return; /* the rest at the next SIGCHLD */
+      queue = q;
+      capqueue = cap;
+    }
+    int st = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8
+                                      : (si.si_status & 0x7f) | (si.si_code == CLD_DUMPED ? 0x80 : 0);
+    queue[nqueue].pid = kids[i].pid;
+    queue[nqueue].wstatus = st;
+    nqueue++;
+    kids[i].reported = 1;
+  }
+}
 
 static int flush_reports(void) {
   size_t i = 0;
@@ -390,11 +550,18 @@ int mh_zygote_main(int argc, char **argv) {
   pid_t parent = getppid();
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != parent) return 0; /* the host is already gone */
+  /* Anything the host had open without close-on-exec when it started us
+   * (a file the main script opened, say) is not ours to keep. */
+  if (close_range(ZY_REP + 1, ~0U, 0) != 0)
+    for (int fd = ZY_REP + 1; fd < 1024; fd++) close(fd);
   signal(SIGPIPE, SIG_IGN);
-  /* argv's strings lie one after the other: that is the title's room. */
+  /* argv's and then environ's strings lie one after the other: that is
+   * the room for each child's command line. */
   title_area = argv[0];
-  title_len = strlen(argv[0]) + 1;
-  for (int i = 1; i < argc && argv[i] == title_area + title_len; i++) title_len += strlen(argv[i]) + 1;
+  char *end = argv[0];
+  for (int i = 0; i < argc && argv[i] == end; i++) end += strlen(argv[i]) + 1;
+  for (int i = 0; environ[i] && environ[i] == end; i++) end += strlen(environ[i]) + 1;
+  title_len = (size_t)(end - title_area);
 
   sigset_t chld, old;
   sigemptyset(&chld);
@@ -421,31 +588,26 @@ int mh_zygote_main(int argc, char **argv) {
       struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b, .msg_controllen = sizeof u.b};
       ssize_t n = recvmsg(ZY_CTL, &m, MSG_CMSG_CLOEXEC);
       if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) break; /* the host closed it */
-      if (n > 0) serve(buf, n, &m, &old);
+      uint32_t type = 0;
+      if (n >= (ssize_t)sizeof type) memcpy(&type, buf, sizeof type);
+      if (n == (ssize_t)sizeof(struct zy_ack) && type == ZY_ACK) {
+        struct zy_ack a;
+        memcpy(&a, buf, sizeof a);
+        reap(a.pid);
+      } else if (n > 0) {
+        serve(buf, n, &m, &old);
+      }
     }
     if (p[1].revents & POLLIN) {
       struct signalfd_siginfo si;
       while (read(sfd, &si, sizeof si) > 0) {
       }
-      for (;;) {
-        if (nqueue == capqueue) {
-          size_t cap = capqueue ? capqueue * 2 : 64;
-          struct zy_report *q = realloc(queue, cap * sizeof *q);
-          if (!q) break; /* the rest are reaped at the next SIGCHLD */
-          queue = q;
-          capqueue = cap;
-        }
-        int st;
-        pid_t pid = waitpid(-1, &st, WNOHANG);
-        if (pid <= 0) break;
-        queue[nqueue].pid = pid;
-        queue[nqueue].wstatus = st;
-        nqueue++;
-      }
+      collect();
     }
     if ((p[2].revents & (POLLERR | POLLHUP)) || flush_reports() != 0) break;
   }
   free(buf);
   free(queue);
+  free(kids);
   return 0;
 }

@@ -24,19 +24,32 @@ int mh_zygote_ready(uv_loop_t *loop, mh_zygote_exit_cb cb);
 
 /* Forks `mainhost --renderer` with argv (argv[0] this binary) and env, in
  * cwd (NULL: the host's), with out_fd, err_fd and chan_fd as its fds 1, 2
- * and 3 and /dev/null as 0, leading its own process group. The pid, or
- * -errno: a failure of the fork or of chdir (the renderer could not
- * start), or -EPIPE / -ETIMEDOUT when the launcher is no longer usable
- * (then it is shut down and mh_zygote_ready says -1 from here on). */
+ * and 3 and /dev/null as 0, leading its own process group. Returns the
+ * pid; or MH_ZYGOTE_EXEC when the request did not reach the launcher (too
+ * large, or the launcher is gone: exec this renderer); or -errno when the
+ * renderer could not start: the fork or chdir failed, or the launcher
+ * took the request and then did not answer (-ETIMEDOUT) or died (-EPIPE),
+ * when a child of it may hold chan_fd, so no other process may be given
+ * it. In the last two cases, and when it is gone, the launcher is given up
+ * (mh_zygote_ready says -1 from then on). */
+#define MH_ZYGOTE_EXEC 1
 int mh_zygote_spawn(char **argv, char **env, const char *cwd, int out_fd, int err_fd, int chan_fd);
+
+/* Gives the launcher up (SIGKILL): the host stops waiting for it. The
+ * reports it had sent are delivered, then the exit callback's pid -1. */
+void mh_zygote_give_up(const char *why);
+
+/* The host has sent SIGKILL to the renderer pid: unless its end is
+ * reported within ms, the launcher is given up (it is stopped or stuck),
+ * so that no quit waits on it for ever. */
+void mh_zygote_expect_end(int pid, unsigned ms);
 
 /* Renderers started through it that have not been reported: while there
  * are any, its report channel keeps the loop alive. */
 void mh_zygote_track(int delta);
 
-/* Shuts it down (it exits when its request channel closes). Returns how
- * many of its handles are still closing; the host runs the loop until
- * mh_zygote_handles() is 0. */
+/* Shuts it down (SIGKILL, once every renderer is gone). The host runs the
+ * loop until mh_zygote_handles(), its handles still open, is 0. */
 void mh_zygote_close(void);
 int mh_zygote_handles(void);
 

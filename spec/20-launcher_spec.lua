@@ -56,8 +56,10 @@ ipcMain.handle("whoami", function(e, pid, ppid, base, fds)
   local parent = f and f:read("a"):gsub("%z+$", ""):gsub("%z", " ") or "?"
   if f then f:close() end
   f = io.open("/proc/" .. pid .. "/cmdline")
-  local cmdline = f:read("a"):gsub("%z+$", ""):gsub("%z", " ")
+  local raw = f:read("a")
+  local cmdline = raw:gsub("%z+$", ""):gsub("%z", " ")
   f:close()
+  say(e.sender.name, "rawcmd", (("%q"):format(raw):gsub("\\0", "<NUL>")))
   say(e.sender.name, "pid-matches", tostring(pid == e.processId))
   say(e.sender.name, "parent-is-host", tostring(ppid == uv.os_getpid()))
   say(e.sender.name, "parent", (parent:gsub("%s+$", "")))
@@ -108,6 +110,8 @@ describe("the renderer launcher", function()
       -- ps shows what it runs, as an exec'd renderer's would be.
       local cmd = field(r, who, "cmdline")
       assert.truthy(cmd:find(" --renderer " .. r.dir .. "/" .. who .. ".lua", 1, true), cmd)
+      -- one string, as setproctitle() leaves it: no trailing empty arguments
+      assert.are.equal('"' .. t.bin .. " --renderer " .. r.dir .. "/" .. who .. '.lua<NUL>"', field(r, who, "rawcmd"))
     end
     assert.are.equal(field(r, "a", "parent"), field(r, "b", "parent"))
     local a = { field(r, "a", "base"):match("^(%x+) host%-base (%x+)$") }
@@ -148,7 +152,8 @@ describe("the renderer launcher", function()
       function()
         local r = S.app({
           ["main.lua"] = S.MAIN_PRELUDE .. [[
-local left = 4
+local left = 5
+ipcMain.on("parent", function(_, ppid) say("alive parent-is-host", tostring(ppid == uv.os_getpid())) end)
 mh.app.on("web-contents-created", function(_, wc)
   wc.on("render-process-gone", function(_, d)
     say(wc.name, d.reason, d.exitCode, d.signal or "-", d.error or "-")
@@ -160,16 +165,25 @@ end)
 mh.createRenderer({ name = "nowhere", script = "three.lua", cwd = "no/such/dir" })
 ]],
           ["three.lua"] = "os.exit(3)\n",
+          ["alive.lua"] = S.UI_PRELUDE .. [[
+local f = io.open("/proc/self/stat")
+ipc.send("parent", tonumber(f:read("a"):match("^%d+ %b() %a (%d+)")))
+f:close()
+os.exit(0)
+]],
           ["abrt.lua"] = 'local uv = require("luv") uv.kill(uv.os_getpid(), "sigabrt") uv.sleep(10000)\n',
           ["broken.lua"] = "this is not lua\n",
           ["mainhost.json"] = { main = "main.lua", renderers = {
             { name = "three", script = "three.lua" },
+            { name = "alive", script = "alive.lua" },
             { name = "abrt", script = "abrt.lua" },
             { name = "broken", script = "broken.lua" },
           } },
         }, { env = mode[2], timeout = 20000 })
         S.assert_ok(r)
         local all = r.stdout .. r.stderr
+        assert_line(r.stdout, "main: alive parent-is-host " .. tostring(mode[2] ~= nil), all)
+        assert_line(r.stdout, "main: alive clean-exit 0 - -", all)
         assert_line(r.stdout, "main: three abnormal-exit 3 - -", all)
         assert_line(r.stdout, "main: abrt crashed 134 SIGABRT -", all)
         local bad = assert(r.stdout:match("main: broken launch%-failed 127 %- ([^\n]*)"), all)
@@ -254,5 +268,120 @@ ipc.send("parent", ppid)
     assert_line(r.stdout, "main: second's parent-is-host true", all)
     assert_line(r.stdout, "main: gone first killed SIGKILL", all)
     assert_line(r.stderr, "mainhost: renderer 'first' (id 1) is stopped: its launcher is gone", all)
+  end)
+
+  it("seeds math.random in each renderer: ten forked at once draw ten different numbers", function()
+    local renderers, files = {}, {}
+    for i = 1, 10 do
+      renderers[i] = { name = "r" .. i, script = "draw.lua" }
+    end
+    files["draw.lua"] = S.UI_PRELUDE .. 'ipc.send("drew", math.random(1, 1 << 62))\n'
+    files["main.lua"] = S.MAIN_PRELUDE .. [[
+local seen, n = {}, 0
+ipcMain.on("drew", function(_, x)
+  n = n + 1
+  if seen[x] then say("repeated", x) end
+  seen[x] = true
+  if n == 10 then say("drawn", n) mh.app.quit() end
+end)
+]]
+    files["mainhost.json"] = { main = "main.lua", renderers = renderers }
+    local r = S.app(files, { timeout = 20000 })
+    S.assert_ok(r)
+    local all = r.stdout .. r.stderr
+    assert_line(r.stdout, "main: drawn 10", all)
+    assert.falsy(r.stdout:find("main: repeated", 1, true), all)
+  end)
+
+  it("keeps none of the files main had open when it started", function()
+    local r = S.app({
+      ["main.lua"] = S.MAIN_PRELUDE .. [[
+local path = os.tmpname()
+local held = assert(io.open(path, "w")) -- Lua opens files without close-on-exec
+ipcMain.on("parent", function(_, ppid)
+  local dir, n = uv.fs_scandir("/proc/" .. ppid .. "/fd"), 0
+  while true do
+    local name = uv.fs_scandir_next(dir)
+    if not name then break end
+    local target = uv.fs_readlink("/proc/" .. ppid .. "/fd/" .. name) or ""
+    if target == path then say("launcher holds", target) end
+    n = n + 1
+  end
+  say("launcher fds", n)
+  held:close()
+  os.remove(path)
+  mh.app.quit()
+end)
+]],
+      ["ui.lua"] = S.UI_PRELUDE .. [[
+local f = io.open("/proc/self/stat")
+ipc.send("parent", tonumber(f:read("a"):match("^%d+ %b() %a (%d+)")))
+f:close()
+]],
+      ["mainhost.json"] = { main = "main.lua", renderers = { { name = "ui", script = "ui.lua" } } },
+    }, { timeout = 20000 })
+    S.assert_ok(r)
+    local all = r.stdout .. r.stderr
+    assert.falsy(r.stdout:find("main: launcher holds", 1, true), all)
+    -- 0 and 1 /dev/null, 2 the host's stderr, 3 and 4 its channels, the signalfd
+    assert_line(r.stdout, "main: launcher fds 6", all)
+  end)
+
+  it("gives up a launcher that stops reporting, so that a quit still ends", function()
+    local r = S.app({
+      ["main.lua"] = S.MAIN_PRELUDE .. [[
+ipcMain.on("parent", function(_, ppid)
+  uv.kill(ppid, "sigstop") -- the launcher: it can no longer report the renderer's end
+  mh.app.quit()
+end)
+]],
+      ["ui.lua"] = S.UI_PRELUDE .. [[
+local f = io.open("/proc/self/stat")
+ipc.send("parent", tonumber(f:read("a"):match("^%d+ %b() %a (%d+)")))
+f:close()
+]],
+      ["mainhost.json"] = { main = "main.lua", limits = { quitTimeoutMs = 200 },
+        renderers = { { name = "ui", script = "ui.lua" } } },
+    }, { timeout = 20000 })
+    S.assert_ok(r)
+    local all = r.stdout .. r.stderr
+    assert_line(r.stderr, "mainhost: the renderer launcher did not report the end of a renderer the host had killed; "
+      .. "Lua renderers are exec'd from now on", all)
+  end)
+
+  it("keeps an ended renderer's pid (a zombie) until the host has taken its end", function()
+    local r = S.app({
+      ["main.lua"] = S.MAIN_PRELUDE .. [[
+local function state(pid)
+  local f = io.open("/proc/" .. pid .. "/stat")
+  if not f then return "gone" end
+  local st = f:read("a"):match("^%d+ %b() (%a)")
+  f:close()
+  return st
+end
+ipcMain.on("bye", function(e)
+  local pid = math.tointeger(e.processId)
+  -- The host is busy here, so it has not read the launcher's report yet.
+  local deadline = os.time() + 10
+  while state(pid) ~= "Z" and state(pid) ~= "gone" and os.time() < deadline do end
+  uv.sleep(100)
+  say("while main is busy:", state(pid))
+end)
+mh.app.on("web-contents-created", function(_, wc)
+  wc.on("render-process-gone", function(_, d)
+    say("gone", d.reason, d.exitCode)
+    mh.app.quit()
+  end)
+end)
+]],
+      ["ui.lua"] = S.UI_PRELUDE .. 'ipc.send("bye")\nos.exit(5)\n',
+      ["mainhost.json"] = { main = "main.lua", renderers = { { name = "ui", script = "ui.lua" } } },
+    }, { timeout = 20000 })
+    S.assert_ok(r)
+    local all = r.stdout .. r.stderr
+    -- the launcher reaps it only when the host says it has the end: until
+    -- then the pid (and its process group) cannot be reused
+    assert_line(r.stdout, "main: while main is busy: Z", all)
+    assert_line(r.stdout, "main: gone abnormal-exit 5", all)
   end)
 end)
