@@ -9,11 +9,11 @@ local t = require("mainhost.test")
 local S = require("support.app")
 local assert_line = S.assert_line
 
--- What a renderer reports of itself: its pid, its parent, where mainhost's
--- executable is mapped, and the kinds of its open descriptors.
-local WHOAMI = S.UI_PRELUDE .. [[
+-- Lua for the apps below: where this process maps mainhost's executable,
+-- its parent's pid, and a process's state letter ("gone" when it is).
+local PROC = [[
 local function exe_base()
-  local exe = uv.fs_readlink("/proc/self/exe")
+  local exe = require("luv").fs_readlink("/proc/self/exe")
   for l in io.lines("/proc/self/maps") do
     if l:sub(-#exe) == exe then return l:match("^(%x+)") end
   end
@@ -24,6 +24,21 @@ local function ppid()
   f:close()
   return tonumber(s:match("^%d+ %b() %a (%d+)"))
 end
+local function state(pid)
+  local f = io.open("/proc/" .. pid .. "/stat")
+  if not f then return "gone" end
+  local st = f:read("a"):match("^%d+ %b() (%a)")
+  f:close()
+  return st
+end
+]]
+
+-- A renderer that tells main its parent, then waits (its channel keeps it).
+local TELL_PARENT = S.UI_PRELUDE .. PROC .. 'ipc.send("parent", ppid())\n'
+
+-- What a renderer reports of itself: its pid, its parent, where mainhost's
+-- executable is mapped, and the kinds of its open descriptors.
+local WHOAMI = S.UI_PRELUDE .. PROC .. [[
 local function fd_kinds()
   local kinds = {}
   local dir = uv.fs_scandir("/proc/self/fd")
@@ -42,13 +57,7 @@ end
 ipc.invoke("whoami", uv.os_getpid(), ppid(), exe_base(), fd_kinds())
 ]]
 
-local MAIN = S.MAIN_PRELUDE .. [[
-local function exe_base()
-  local exe = uv.fs_readlink("/proc/self/exe")
-  for l in io.lines("/proc/self/maps") do
-    if l:sub(-#exe) == exe then return l:match("^(%x+)") end
-  end
-end
+local MAIN = S.MAIN_PRELUDE .. PROC .. [[
 local n = 0
 ipcMain.handle("whoami", function(e, pid, ppid, base, fds)
   pid = math.tointeger(pid) -- luv's getpid is a float
@@ -165,12 +174,7 @@ end)
 mh.createRenderer({ name = "nowhere", script = "three.lua", cwd = "no/such/dir" })
 ]],
           ["three.lua"] = "os.exit(3)\n",
-          ["alive.lua"] = S.UI_PRELUDE .. [[
-local f = io.open("/proc/self/stat")
-ipc.send("parent", tonumber(f:read("a"):match("^%d+ %b() %a (%d+)")))
-f:close()
-os.exit(0)
-]],
+          ["alive.lua"] = TELL_PARENT .. "os.exit(0)\n",
           ["abrt.lua"] = 'local uv = require("luv") uv.kill(uv.os_getpid(), "sigabrt") uv.sleep(10000)\n',
           ["broken.lua"] = "this is not lua\n",
           ["mainhost.json"] = { main = "main.lua", renderers = {
@@ -212,12 +216,7 @@ mh.app.on("web-contents-created", function(_, wc)
   end)
 end)
 ]],
-      ["ui.lua"] = S.UI_PRELUDE .. [[
-local f = io.open("/proc/self/stat")
-local ppid = tonumber(f:read("a"):match("^%d+ %b() %a (%d+)"))
-f:close()
-ipc.send("parent", ppid) -- then the channel keeps it running
-]],
+      ["ui.lua"] = TELL_PARENT,
       ["mainhost.json"] = { main = "main.lua", renderers = {
         { name = "ui", script = "ui.lua", restart = "on-failure", maxRestarts = 1 } } },
     }, { timeout = 30000 })
@@ -231,19 +230,12 @@ ipc.send("parent", ppid) -- then the channel keeps it running
 
   it("execs a renderer whose launch finds the launcher gone, and stops the ones it had started", function()
     local r = S.app({
-      ["main.lua"] = S.MAIN_PRELUDE .. [[
-local function state(pid)
-  local f = io.open("/proc/" .. pid .. "/stat")
-  if not f then return nil end
-  local st = f:read("a"):match("^%d+ %b() (%a)")
-  f:close()
-  return st
-end
+      ["main.lua"] = S.MAIN_PRELUDE .. PROC .. [[
 ipcMain.on("parent", function(e, ppid)
   if e.sender.name == "first" then
     uv.kill(ppid, "sigkill") -- the launcher: a zombie until the host's loop reaps it
     local deadline = os.time() + 10
-    while state(ppid) ~= "Z" and state(ppid) and os.time() < deadline do end
+    while state(ppid) ~= "Z" and state(ppid) ~= "gone" and os.time() < deadline do end
     mh.createRenderer({ name = "second", script = "ui.lua" })
   else
     say("second's parent-is-host", tostring(ppid == uv.os_getpid()))
@@ -254,12 +246,7 @@ mh.app.on("web-contents-created", function(_, wc)
   wc.on("render-process-gone", function(_, d) say("gone", wc.name, d.reason, d.signal or "-") end)
 end)
 ]],
-      ["ui.lua"] = S.UI_PRELUDE .. [[
-local f = io.open("/proc/self/stat")
-local ppid = tonumber(f:read("a"):match("^%d+ %b() %a (%d+)"))
-f:close()
-ipc.send("parent", ppid)
-]],
+      ["ui.lua"] = TELL_PARENT,
       ["mainhost.json"] = { main = "main.lua", renderers = { { name = "first", script = "ui.lua" } } },
     }, { timeout = 30000 })
     S.assert_ok(r)
@@ -313,11 +300,7 @@ ipcMain.on("parent", function(_, ppid)
   mh.app.quit()
 end)
 ]],
-      ["ui.lua"] = S.UI_PRELUDE .. [[
-local f = io.open("/proc/self/stat")
-ipc.send("parent", tonumber(f:read("a"):match("^%d+ %b() %a (%d+)")))
-f:close()
-]],
+      ["ui.lua"] = TELL_PARENT,
       ["mainhost.json"] = { main = "main.lua", renderers = { { name = "ui", script = "ui.lua" } } },
     }, { timeout = 20000 })
     S.assert_ok(r)
@@ -335,11 +318,7 @@ ipcMain.on("parent", function(_, ppid)
   mh.app.quit()
 end)
 ]],
-      ["ui.lua"] = S.UI_PRELUDE .. [[
-local f = io.open("/proc/self/stat")
-ipc.send("parent", tonumber(f:read("a"):match("^%d+ %b() %a (%d+)")))
-f:close()
-]],
+      ["ui.lua"] = TELL_PARENT,
       ["mainhost.json"] = { main = "main.lua", limits = { quitTimeoutMs = 200 },
         renderers = { { name = "ui", script = "ui.lua" } } },
     }, { timeout = 20000 })
@@ -351,14 +330,7 @@ f:close()
 
   it("keeps an ended renderer's pid (a zombie) until the host has taken its end", function()
     local r = S.app({
-      ["main.lua"] = S.MAIN_PRELUDE .. [[
-local function state(pid)
-  local f = io.open("/proc/" .. pid .. "/stat")
-  if not f then return "gone" end
-  local st = f:read("a"):match("^%d+ %b() (%a)")
-  f:close()
-  return st
-end
+      ["main.lua"] = S.MAIN_PRELUDE .. PROC .. [[
 ipcMain.on("bye", function(e)
   local pid = math.tointeger(e.processId)
   -- The host is busy here, so it has not read the launcher's report yet.
