@@ -235,8 +235,14 @@ void mh_zygote_track(int delta) {
 
 void mh_zygote_give_up(const char *why) { z_shut(why); }
 
+static uint64_t now_ms(void) { return uv_hrtime() / 1000000; }
+
 static void z_watch(uv_timer_t *t) {
-  uint64_t now = uv_now(t->loop), next = UINT64_MAX;
+  /* Reports first: this timer may run before the loop reads its sockets,
+   * after a handler held the host past a deadline. */
+  z_reports(&Z.poll, 0, UV_READABLE);
+  if (Z.state != 1) return;
+  uint64_t now = now_ms(), next = UINT64_MAX;
   for (size_t i = 0; i < Z.nexpect; i++) {
     if (Z.expect[i].deadline <= now) {
       /* Stopped, or stuck: a SIGKILL'd process ends at once, and it
@@ -257,7 +263,7 @@ void mh_zygote_expect_end(int pid, unsigned ms) {
   if (!x) return;
   Z.expect = x;
   Z.expect[Z.nexpect].pid = pid;
-  Z.expect[Z.nexpect].deadline = uv_now(Z.watch.loop) + ms;
+  Z.expect[Z.nexpect].deadline = now_ms() + ms; /* not the loop's time: it may be old */
   Z.nexpect++;
   if (!uv_is_active((uv_handle_t *)&Z.watch)) uv_timer_start(&Z.watch, z_watch, ms, 0);
 }

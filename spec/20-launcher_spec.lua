@@ -356,4 +356,34 @@ end)
     assert_line(r.stdout, "main: while main is busy: Z", all)
     assert_line(r.stdout, "main: gone abnormal-exit 5", all)
   end)
+
+  it("does not give the launcher up when main held the host past quitTimeoutMs after a kill", function()
+    local r = S.app({
+      ["main.lua"] = S.MAIN_PRELUDE .. [[
+ipcMain.on("parent", function(e, ppid)
+  if e.sender.name == "first" then
+    e.sender.kill("SIGKILL") -- the launcher reports it at once, but main holds the host
+    uv.sleep(600)   -- three times limits.quitTimeoutMs
+  else
+    say("second's parent-is-host", tostring(ppid == uv.os_getpid()))
+    mh.app.quit()
+  end
+end)
+mh.app.on("web-contents-created", function(_, wc)
+  wc.on("render-process-gone", function(_, d)
+    say("gone", wc.name, d.reason, d.signal or "-")
+    if wc.name == "first" then mh.createRenderer({ name = "second", script = "ui.lua" }) end
+  end)
+end)
+]],
+      ["ui.lua"] = TELL_PARENT,
+      ["mainhost.json"] = { main = "main.lua", limits = { quitTimeoutMs = 200 },
+        renderers = { { name = "first", script = "ui.lua" } } },
+    }, { timeout = 20000 })
+    S.assert_ok(r)
+    local all = r.stdout .. r.stderr
+    assert_line(r.stdout, "main: gone first killed SIGKILL", all)
+    assert_line(r.stdout, "main: second's parent-is-host false", all)
+    assert.falsy(r.stderr:find("renderer launcher", 1, true), all)
+  end)
 end)
