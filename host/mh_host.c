@@ -400,19 +400,22 @@ static void proc_exit(uv_process_t *p, int64_t status, int sig) {
   renderer_exited(r, status, sig);
 }
 
-static void signal_renderer(mh_renderer_t *r, int sig);
-
-/* An exit the launcher reaped: its process counts as one of the renderer's
- * handles until then, as a uv_process_t does (see spawn_from_spec). pid -1:
- * the launcher is gone, and so is every renderer it started. */
-static void zygote_exit(int pid, int wstatus) {
+/* An end the launcher reported: its process counts as one of the
+ * renderer's handles until then, as a uv_process_t does (see
+ * spawn_from_spec). assumed: SIGKILLed by the host and not reported in
+ * time. pid -1: the launcher is gone, and every renderer it started has
+ * had the parent-death signal; none is signalled again (their pids may be
+ * reused by now). */
+static void zygote_exit(int pid, int wstatus, int assumed) {
   for (size_t i = 0; i < H.nids; i++) {
     mh_renderer_t *r = H.mem[i];
     if (!r || !r->via_zygote || !r->spawned || r->exited || (pid != -1 && r->pid != pid)) continue;
     if (pid == -1) {
       fprintf(stderr, "mainhost: renderer '%s' (id %d) is stopped: its launcher is gone\n", r->name, r->id);
-      signal_renderer(r, SIGKILL);
-      wstatus = SIGKILL; /* as waitpid would say it */
+      wstatus = SIGTERM; /* as waitpid would say it */
+    } else if (assumed) {
+      fprintf(stderr, "mainhost: renderer '%s' (id %d): no end reported %u ms after SIGKILL; taken as killed\n",
+              r->name, r->id, H.cfg->limits.quit_timeout_ms);
     }
     mh_zygote_track(-1);
     renderer_exited(r, WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 0, WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0);

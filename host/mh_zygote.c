@@ -61,23 +61,28 @@ struct zy_report {
 
 /* ---- the host's side ---------------------------------------------------------- */
 
+enum { Z_OFF = -1, Z_UNTRIED = 0, Z_RUNNING = 1, Z_RETIRED = 2 };
+
 static struct {
-  int state; /* 0 not tried, 1 running, -1 not to be used */
+  int state; /* Z_*; a retired launcher takes no more requests but still reports */
   int ctl, rep;
   uv_process_t proc;
-  uv_poll_t poll;
-  uv_timer_t lost;           /* tells the host, from the loop, that it is gone */
-  uv_timer_t watch;          /* the deadlines below */
+  uv_poll_t poll;           /* rep: exit reports in, acknowledgements out */
+  uv_timer_t lost;          /* tells the host, from the loop, that it is gone */
+  uv_timer_t watch;         /* the deadlines below */
   struct zy_expect {
     int pid;
     uint64_t deadline;
-  } *expect;                 /* renderers killed, whose end it must report */
+  } *expect;                /* renderers killed, whose end it must report */
   size_t nexpect;
-  struct zy_report *unread;  /* reports read as it went, delivered before that */
+  struct zy_report *unread; /* reports read as it went, delivered before that */
   size_t nunread;
-  int handles;
+  int32_t *acks;            /* acknowledgements waiting for room in rep */
+  size_t nacks;
+  int handles;              /* ours still open: the host waits for 0 at shutdown */
+  int open, lost_open;      /* poll and watch; lost */
   int live;
-  int reaped; /* its pid is no longer its own to signal */
+  int reaped;               /* libuv reaped it: its pid is no longer its own */
   mh_zygote_exit_cb cb;
 } Z;
 
@@ -86,38 +91,54 @@ static void z_closed(uv_handle_t *h) {
   Z.handles--;
 }
 
-static void z_tell_lost(uv_timer_t *t) {
-  uv_close((uv_handle_t *)t, z_closed);
-  for (size_t i = 0; i < Z.nunread; i++) Z.cb(Z.unread[i].pid, Z.unread[i].wstatus);
-  free(Z.unread);
-  Z.unread = NULL;
-  Z.nunread = 0;
-  Z.cb(-1, 0);
+static uint64_t now_ms(void) { return uv_hrtime() / 1000000; }
+
+static void z_io(uv_poll_t *h, int status, int events);
+
+static void z_set_events(void) {
+  if (Z.open) uv_poll_start(&Z.poll, UV_READABLE | (Z.nacks ? UV_WRITABLE : 0), z_io);
 }
 
-/* No more launches through it. why: it went away or was given up (said on
- * stderr), and the host hears of it (the reports still in its channel,
- * then pid -1) from the loop, never from inside a spawn. NULL: the host
- * is shutting down. Its process handle stays open until libuv has reaped
- * it. */
-static void z_shut(const char *why) {
-  if (Z.state != 1) return;
-  Z.state = -1;
-  if (why) {
-    fprintf(stderr, "mainhost: the renderer launcher %s; Lua renderers are exec'd from now on\n", why);
-    struct zy_report rec;
-    while (recv(Z.rep, &rec, sizeof rec, MSG_DONTWAIT) == (ssize_t)sizeof rec) {
-      struct zy_report *u = realloc(Z.unread, (Z.nunread + 1) * sizeof *u);
-      if (!u) break;
-      Z.unread = u;
-      Z.unread[Z.nunread++] = rec;
-    }
+static void z_flush_acks(void) {
+  size_t i = 0;
+  while (i < Z.nacks) {
+    struct zy_ack a = {ZY_ACK, Z.acks[i]};
+    ssize_t w = send(Z.rep, &a, sizeof a, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w != (ssize_t)sizeof a) break; /* no room: when rep is writable */
+    i++;
   }
+  if (i) memmove(Z.acks, Z.acks + i, (Z.nacks - i) * sizeof *Z.acks);
+  Z.nacks -= i;
+}
+
+/* The launcher keeps an ended renderer unreaped (a zombie, holding its pid
+ * and process group) until this tells it the host has taken the end. */
+static void z_ack(int pid) {
+  int32_t *a = realloc(Z.acks, (Z.nacks + 1) * sizeof *a);
+  if (a) {
+    Z.acks = a;
+    Z.acks[Z.nacks++] = pid;
+  }
+  z_flush_acks();
+}
+
+static void z_forget_expect(int pid) {
+  for (size_t i = 0; i < Z.nexpect; i++)
+    if (Z.expect[i].pid == pid) Z.expect[i] = Z.expect[--Z.nexpect];
+}
+
+static void z_close_handles(void) {
+  if (!Z.open) return;
+  Z.open = 0;
   uv_close((uv_handle_t *)&Z.poll, z_closed);
   uv_close((uv_handle_t *)&Z.watch, z_closed);
   free(Z.expect);
   Z.expect = NULL;
   Z.nexpect = 0;
+  free(Z.acks);
+  Z.acks = NULL;
+  Z.nacks = 0;
   close(Z.ctl);
   close(Z.rep);
   Z.ctl = Z.rep = -1;
@@ -125,50 +146,82 @@ static void z_shut(const char *why) {
     uv_process_kill(&Z.proc, SIGKILL); /* whatever state it is in */
     uv_ref((uv_handle_t *)&Z.proc);    /* the loop runs until libuv reaps it */
   }
-  if (why) {
-    uv_ref((uv_handle_t *)&Z.lost); /* the host waits for its renderers' ends */
-    uv_timer_start(&Z.lost, z_tell_lost, 0, 0);
-  } else {
-    uv_close((uv_handle_t *)&Z.lost, z_closed);
+}
+
+static void z_tell_lost(uv_timer_t *t) {
+  Z.lost_open = 0;
+  uv_close((uv_handle_t *)t, z_closed);
+  for (size_t i = 0; i < Z.nunread; i++) Z.cb(Z.unread[i].pid, Z.unread[i].wstatus, 0);
+  free(Z.unread);
+  Z.unread = NULL;
+  Z.nunread = 0;
+  Z.cb(-1, 0, 0);
+}
+
+/* It is gone (it exited, or its sockets are closed): said on stderr; the
+ * host hears of it, the reports it had sent and then pid -1, from the
+ * loop, never from inside a spawn. */
+static void z_gone(const char *why) {
+  if (Z.state != Z_RUNNING && Z.state != Z_RETIRED) return;
+  if (Z.state == Z_RUNNING)
+    fprintf(stderr, "mainhost: the renderer launcher %s; Lua renderers are exec'd from now on\n", why);
+  else
+    fprintf(stderr, "mainhost: the renderer launcher %s\n", why);
+  Z.state = Z_OFF;
+  struct zy_report rec;
+  while (recv(Z.rep, &rec, sizeof rec, MSG_DONTWAIT) == (ssize_t)sizeof rec) {
+    struct zy_report *u = realloc(Z.unread, (Z.nunread + 1) * sizeof *u);
+    if (!u) break;
+    Z.unread = u;
+    Z.unread[Z.nunread++] = rec;
   }
+  z_close_handles();
+  uv_ref((uv_handle_t *)&Z.lost); /* the host waits for its renderers' ends */
+  uv_timer_start(&Z.lost, z_tell_lost, 0, 0);
+}
+
+/* It took too long to take or answer a request: no more requests (later
+ * Lua renderers are exec'd), but it still reports the ends of those it
+ * started, so they run on. */
+static void z_retire(const char *why) {
+  if (Z.state != Z_RUNNING) return;
+  Z.state = Z_RETIRED;
+  fprintf(stderr, "mainhost: the renderer launcher %s; Lua renderers are exec'd from now on\n", why);
 }
 
 static void z_exited(uv_process_t *p, int64_t status, int sig) {
   Z.reaped = 1;
   uv_close((uv_handle_t *)p, z_closed);
-  if (Z.state != 1) return;
   char why[64];
   snprintf(why, sizeof why, "exited (status %d, signal %d)", (int)status, sig);
-  z_shut(why);
+  z_gone(why);
 }
 
-static void z_reports(uv_poll_t *h, int status, int events) {
+static void z_io(uv_poll_t *h, int status, int events) {
   (void)h;
-  (void)events;
+  if (events & UV_WRITABLE) z_flush_acks();
   for (;;) {
     struct zy_report rec;
     ssize_t n = recv(Z.rep, &rec, sizeof rec, MSG_DONTWAIT);
     if (n == (ssize_t)sizeof rec) {
-      /* It keeps the process unreaped (a zombie, holding its pid and
-       * process group) until this says the host has taken the exit. */
-      struct zy_ack a = {ZY_ACK, rec.pid};
-      ssize_t w = send(Z.ctl, &a, sizeof a, MSG_DONTWAIT | MSG_NOSIGNAL);
-      (void)w;
-      for (size_t i = 0; i < Z.nexpect; i++)
-        if (Z.expect[i].pid == rec.pid) Z.expect[i] = Z.expect[--Z.nexpect];
-      Z.cb(rec.pid, rec.wstatus);
-      if (Z.state != 1) return;
+      z_forget_expect(rec.pid);
+      z_ack(rec.pid);
+      Z.cb(rec.pid, rec.wstatus, 0);
+      if (!Z.open) return;
       continue;
     }
-    if (n < 0 && (errno == EAGAIN || errno == EINTR) && status == 0) return;
-    z_shut("exited"); /* end of file: it is gone */
+    if (n < 0 && (errno == EAGAIN || errno == EINTR) && status == 0) {
+      z_set_events();
+      return;
+    }
+    z_gone("exited"); /* end of file: it is gone */
     return;
   }
 }
 
 int mh_zygote_ready(uv_loop_t *loop, mh_zygote_exit_cb cb) {
-  if (Z.state) return Z.state == 1 ? 0 : -1;
-  Z.state = -1;
+  if (Z.state != Z_UNTRIED) return Z.state == Z_RUNNING ? 0 : -1;
+  Z.state = Z_OFF;
   const char *v = getenv("MAINHOST_ZYGOTE");
   if (v && !strcmp(v, "0")) return -1;
   int c[2], r[2];
@@ -213,7 +266,7 @@ int mh_zygote_ready(uv_loop_t *loop, mh_zygote_exit_cb cb) {
   Z.cb = cb;
   uv_poll_init(loop, &Z.poll, Z.rep);
   Z.handles++;
-  uv_poll_start(&Z.poll, UV_READABLE, z_reports);
+  uv_poll_start(&Z.poll, UV_READABLE, z_io);
   uv_unref((uv_handle_t *)&Z.poll);
   uv_timer_init(loop, &Z.lost);
   Z.handles++;
@@ -221,42 +274,47 @@ int mh_zygote_ready(uv_loop_t *loop, mh_zygote_exit_cb cb) {
   uv_timer_init(loop, &Z.watch);
   Z.handles++;
   uv_unref((uv_handle_t *)&Z.watch);
-  Z.state = 1;
+  Z.open = Z.lost_open = 1;
+  Z.state = Z_RUNNING;
   return 0;
 }
 
 void mh_zygote_track(int delta) {
   int was = Z.live;
   Z.live += delta;
-  if (Z.state != 1) return;
+  if (!Z.open) return;
   if (was == 0 && Z.live > 0) uv_ref((uv_handle_t *)&Z.poll);
   if (was > 0 && Z.live == 0) uv_unref((uv_handle_t *)&Z.poll);
 }
 
-void mh_zygote_give_up(const char *why) { z_shut(why); }
-
-static uint64_t now_ms(void) { return uv_hrtime() / 1000000; }
-
+/* A deadline passed: the launcher is stopped or stuck, or the process is
+ * slow to die (uninterruptible I/O). The host takes the renderer as
+ * killed (it sent SIGKILL) and never signals that pid again; a late
+ * report is acknowledged and ignored. The launcher and its other
+ * renderers carry on. */
 static void z_watch(uv_timer_t *t) {
   /* Reports first: this timer may run before the loop reads its sockets,
    * after a handler held the host past a deadline. */
-  z_reports(&Z.poll, 0, UV_READABLE);
-  if (Z.state != 1) return;
+  z_io(&Z.poll, 0, UV_READABLE);
+  if (!Z.open) return;
   uint64_t now = now_ms(), next = UINT64_MAX;
-  for (size_t i = 0; i < Z.nexpect; i++) {
-    if (Z.expect[i].deadline <= now) {
-      /* Stopped, or stuck: a SIGKILL'd process ends at once, and it
-       * reports every end as soon as it sees it. */
-      z_shut("did not report the end of a renderer the host had killed");
-      return;
+  size_t i = 0;
+  while (i < Z.nexpect) {
+    if (Z.expect[i].deadline > now) {
+      if (Z.expect[i].deadline < next) next = Z.expect[i].deadline;
+      i++;
+      continue;
     }
-    if (Z.expect[i].deadline < next) next = Z.expect[i].deadline;
+    int pid = Z.expect[i].pid;
+    Z.expect[i] = Z.expect[--Z.nexpect];
+    Z.cb(pid, SIGKILL, 1);
+    if (!Z.open) return;
   }
   if (Z.nexpect) uv_timer_start(t, z_watch, next - now, 0);
 }
 
 void mh_zygote_expect_end(int pid, unsigned ms) {
-  if (Z.state != 1) return;
+  if (!Z.open) return;
   for (size_t i = 0; i < Z.nexpect; i++)
     if (Z.expect[i].pid == pid) return;
   struct zy_expect *x = realloc(Z.expect, (Z.nexpect + 1) * sizeof *x);
@@ -278,8 +336,18 @@ static size_t put_strs(char *p, char **v, uint32_t n) {
   return k;
 }
 
+/* poll() for one descriptor, EINTR retried: > 0 ready, 0 timed out. */
+static int wait_fd(int fd, short events, int ms) {
+  struct pollfd p = {fd, events, 0};
+  int pr;
+  do pr = poll(&p, 1, ms);
+  while (pr < 0 && errno == EINTR);
+  return pr;
+}
+
 int mh_zygote_spawn(char **argv, char **env, const char *cwd, int out_fd, int err_fd, int chan_fd) {
-  if (Z.state != 1) return MH_ZYGOTE_EXEC;
+  if (Z.state != Z_RUNNING) return MH_ZYGOTE_EXEC;
+  z_flush_acks();
   struct zy_head h = {ZY_SPAWN, 0, 0, cwd != NULL};
   while (argv[h.argc]) h.argc++;
   while (env[h.envc]) h.envc++;
@@ -307,33 +375,55 @@ int mh_zygote_spawn(char **argv, char **env, const char *cwd, int out_fd, int er
   cm->cmsg_len = CMSG_LEN(sizeof fds);
   memcpy(CMSG_DATA(cm), fds, sizeof fds);
   ssize_t n;
-  do n = sendmsg(Z.ctl, &m, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  int e = errno;
+  int e = 0, tries = 0;
+  for (;;) {
+    n = sendmsg(Z.ctl, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+    e = errno;
+    if (n < 0 && e == EINTR) continue;
+    if (n < 0 && e == EAGAIN && tries++ == 0 && wait_fd(Z.ctl, POLLOUT, ZY_ANSWER_MS) > 0) continue;
+    break;
+  }
   free(buf);
   if (n < 0 && (e == EMSGSIZE || e == ENOBUFS || e == ENOMEM)) return MH_ZYGOTE_EXEC; /* this one only */
+  if (n < 0 && e == EAGAIN) {
+    z_retire("did not take a request");
+    return MH_ZYGOTE_EXEC;
+  }
   if (n != (ssize_t)need) {
     /* It never got the request: this renderer can be exec'd. */
     char why[128];
     snprintf(why, sizeof why, "cannot be reached (%s)", n < 0 ? strerror(e) : "short write");
-    z_shut(why);
+    z_gone(why);
     return MH_ZYGOTE_EXEC;
   }
   /* From here it may have forked a child holding chan_fd: no exec'd
    * second renderer on that socket, whatever happens. */
-  struct pollfd p = {Z.ctl, POLLIN, 0};
-  int pr;
-  do pr = poll(&p, 1, ZY_ANSWER_MS);
-  while (pr < 0 && errno == EINTR);
+  int pr = wait_fd(Z.ctl, POLLIN, ZY_ANSWER_MS);
   struct zy_answer a;
-  if (pr <= 0 || recv(Z.ctl, &a, sizeof a, 0) != (ssize_t)sizeof a) {
-    z_shut(pr == 0 ? "did not answer" : "exited");
-    return pr == 0 ? -ETIMEDOUT : -EPIPE;
+  if (pr == 0) {
+    z_retire("did not answer a request");
+    return -ETIMEDOUT;
+  }
+  if (pr < 0 || recv(Z.ctl, &a, sizeof a, 0) != (ssize_t)sizeof a) {
+    z_gone("exited");
+    return -EPIPE;
   }
   return a.pid > 0 ? a.pid : -(a.err ? a.err : EAGAIN);
 }
 
-void mh_zygote_close(void) { z_shut(NULL); }
+/* At shutdown, when every renderer is gone: SIGKILL (it may be stopped). */
+void mh_zygote_close(void) {
+  if (Z.state == Z_UNTRIED) return;
+  Z.state = Z_OFF;
+  z_close_handles();
+  if (Z.lost_open) {
+    Z.lost_open = 0;
+    uv_close((uv_handle_t *)&Z.lost, z_closed);
+  }
+  free(Z.unread);
+  Z.unread = NULL;
+  Z.nunread = 0;
+}
 
 int mh_zygote_handles(void) { return Z.handles; }
 
@@ -391,10 +481,14 @@ static void child(pid_t launcher, int ep, int fds[3], char **argv, int argc, cha
   /* The children share the launcher's layout, and so the addresses Lua
    * takes its string-hash seed from: move this one's stack by a random
    * amount (the renderer seeds math.random itself, from getrandom). */
-  unsigned char r = 0;
-  if (getrandom(&r, 1, GRND_NONBLOCK) != 1) r = (unsigned char)getpid();
-  volatile char *shift = alloca(16 + 16 * (size_t)r);
+  uint16_t r = 0;
+  if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) r = (uint16_t)getpid();
+  volatile char *shift = alloca(16 + 16 * (size_t)(r & 0xfff)); /* up to 64 KiB */
   shift[0] = 0;
+  /* glibc's name for error(3) and syslog pointed into the title's room. */
+  program_invocation_name = argv[0];
+  const char *slash = strrchr(argv[0], '/');
+  program_invocation_short_name = slash ? (char *)slash + 1 : argv[0];
   exit(mh_renderer_main(argc, argv));
 }
 
@@ -580,7 +674,7 @@ int mh_zygote_main(int argc, char **argv) {
     return 1;
   }
   for (;;) {
-    struct pollfd p[3] = {{ZY_CTL, POLLIN, 0}, {sfd, POLLIN, 0}, {ZY_REP, nqueue ? POLLOUT : 0, 0}};
+    struct pollfd p[3] = {{ZY_CTL, POLLIN, 0}, {sfd, POLLIN, 0}, {ZY_REP, POLLIN | (nqueue ? POLLOUT : 0), 0}};
     if (poll(p, 3, -1) < 0) {
       if (errno == EINTR) continue;
       break;
@@ -594,15 +688,15 @@ int mh_zygote_main(int argc, char **argv) {
       struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b, .msg_controllen = sizeof u.b};
       ssize_t n = recvmsg(ZY_CTL, &m, MSG_CMSG_CLOEXEC);
       if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) break; /* the host closed it */
-      uint32_t type = 0;
-      if (n >= (ssize_t)sizeof type) memcpy(&type, buf, sizeof type);
-      if (n == (ssize_t)sizeof(struct zy_ack) && type == ZY_ACK) {
-        struct zy_ack a;
-        memcpy(&a, buf, sizeof a);
-        reap(a.pid);
-      } else if (n > 0) {
-        serve(buf, n, &m, &old);
-      }
+      if (n > 0) serve(buf, n, &m, &old);
+    }
+    if (p[2].revents & (POLLIN | POLLHUP)) {
+      /* The host's acknowledgements, on the report channel's way back. */
+      struct zy_ack a;
+      ssize_t n;
+      while ((n = recv(ZY_REP, &a, sizeof a, MSG_DONTWAIT)) == (ssize_t)sizeof a)
+        if (a.type == ZY_ACK) reap(a.pid);
+      if (n == 0) break; /* the host is gone */
     }
     if (p[1].revents & POLLIN) {
       struct signalfd_siginfo si;
@@ -610,7 +704,7 @@ int mh_zygote_main(int argc, char **argv) {
       }
       collect();
     }
-    if ((p[2].revents & (POLLERR | POLLHUP)) || flush_reports() != 0) break;
+    if ((p[2].revents & POLLERR) || flush_reports() != 0) break;
   }
   free(buf);
   free(queue);

@@ -13,10 +13,13 @@
 
 #include <uv.h>
 
-/* Called from the loop for each exit the launcher reaped (a wait status as
- * waitpid gives it), and once with pid -1 if the launcher itself is gone:
- * every renderer it started is then on its own. */
-typedef void (*mh_zygote_exit_cb)(int pid, int wstatus);
+/* Called from the loop for each end the launcher reports (a wait status as
+ * waitpid gives it); with assumed 1 for a renderer the host SIGKILLed
+ * whose end was not reported in time (see mh_zygote_expect_end); and once
+ * with pid -1 when the launcher itself is gone: every renderer it started
+ * and that was not reported has had the parent-death signal (SIGTERM), and
+ * is the host's no more to signal. */
+typedef void (*mh_zygote_exit_cb)(int pid, int wstatus, int assumed);
 
 /* Starts the launcher on first use. 0 when it can be used (MAINHOST_ZYGOTE
  * is not 0 and it runs), -1 otherwise: exec the renderer instead. */
@@ -30,18 +33,17 @@ int mh_zygote_ready(uv_loop_t *loop, mh_zygote_exit_cb cb);
  * renderer could not start: the fork or chdir failed, or the launcher
  * took the request and then did not answer (-ETIMEDOUT) or died (-EPIPE),
  * when a child of it may hold chan_fd, so no other process may be given
- * it. In the last two cases, and when it is gone, the launcher is given up
- * (mh_zygote_ready says -1 from then on). */
+ * it. A launcher that is slow to take or answer a request (5 s) is
+ * retired: it takes no more requests, but still reports the ends of the
+ * renderers it started; one that is gone is dropped. Either way
+ * mh_zygote_ready says -1 from then on. */
 #define MH_ZYGOTE_EXEC 1
 int mh_zygote_spawn(char **argv, char **env, const char *cwd, int out_fd, int err_fd, int chan_fd);
 
-/* Gives the launcher up (SIGKILL): the host stops waiting for it. The
- * reports it had sent are delivered, then the exit callback's pid -1. */
-void mh_zygote_give_up(const char *why);
-
 /* The host has sent SIGKILL to the renderer pid: unless its end is
- * reported within ms, the launcher is given up (it is stopped or stuck),
- * so that no quit waits on it for ever. */
+ * reported within ms, the exit callback is called for it with assumed 1
+ * (the launcher may be stopped, or the process slow to die), so that no
+ * quit waits on it for ever. */
 void mh_zygote_expect_end(int pid, unsigned ms);
 
 /* Renderers started through it that have not been reported: while there

@@ -224,7 +224,7 @@ end)
     local all = r.stdout .. r.stderr
     assert_line(r.stdout, "main: round 1 parent-is-host false", all)
     assert_line(r.stderr, "mainhost: renderer 'ui' (id 1) is stopped: its launcher is gone", all)
-    assert_line(r.stdout, "main: gone killed SIGKILL true", all)
+    assert_line(r.stdout, "main: gone killed SIGTERM true", all) -- its parent-death signal
     assert_line(r.stdout, "main: round 2 parent-is-host true", all)
   end)
 
@@ -253,7 +253,7 @@ end)
     local all = r.stdout .. r.stderr
     assert.truthy(r.stderr:find("mainhost: the renderer launcher cannot be reached", 1, true), all)
     assert_line(r.stdout, "main: second's parent-is-host true", all)
-    assert_line(r.stdout, "main: gone first killed SIGKILL", all)
+    assert_line(r.stdout, "main: gone first killed SIGTERM", all)
     assert_line(r.stderr, "mainhost: renderer 'first' (id 1) is stopped: its launcher is gone", all)
   end)
 
@@ -310,7 +310,7 @@ end)
     assert_line(r.stdout, "main: launcher fds 6", all)
   end)
 
-  it("gives up a launcher that stops reporting, so that a quit still ends", function()
+  it("does not let a stopped launcher hold a quit, nor give it up for that", function()
     local r = S.app({
       ["main.lua"] = S.MAIN_PRELUDE .. [[
 ipcMain.on("parent", function(_, ppid)
@@ -324,16 +324,47 @@ end)
     }, { timeout = 20000 })
     S.assert_ok(r)
     local all = r.stdout .. r.stderr
-    assert_line(r.stderr, "mainhost: the renderer launcher did not report the end of a renderer the host had killed; "
-      .. "Lua renderers are exec'd from now on", all)
+    -- closed, then SIGTERM and SIGKILL 200 ms apart, then 200 ms for the report
+    assert_line(r.stderr, "mainhost: renderer 'ui' (id 1): no end reported 200 ms after SIGKILL; taken as killed", all)
+    assert.falsy(r.stderr:find("renderer launcher", 1, true), all)
+  end)
+
+  it("takes no other renderer down with one whose end comes late (quitTimeoutMs 0)", function()
+    local r = S.app({
+      ["main.lua"] = S.MAIN_PRELUDE .. [[
+local wcs = {}
+mh.app.on("web-contents-created", function(_, wc)
+  wcs[wc.name] = wc
+  wc.on("render-process-gone", function(_, d) say("gone", wc.name, d.reason) end)
+end)
+local ready = 0
+ipcMain.on("parent", function()
+  ready = ready + 1
+  if ready < 2 then return end
+  wcs.a.kill("SIGKILL")
+  wcs.b.send("ping")
+end)
+ipcMain.on("pong", function() say("b answered") mh.app.quit() end)
+]],
+      ["a.lua"] = TELL_PARENT,
+      ["b.lua"] = TELL_PARENT .. 'ipc.on("ping", function() ipc.send("pong") end)\n',
+      ["mainhost.json"] = { main = "main.lua", limits = { quitTimeoutMs = 0 },
+        renderers = { { name = "a", script = "a.lua" }, { name = "b", script = "b.lua" } } },
+    }, { timeout = 20000 })
+    S.assert_ok(r)
+    local all = r.stdout .. r.stderr
+    assert_line(r.stdout, "main: gone a killed", all)
+    assert_line(r.stdout, "main: b answered", all)
+    assert.falsy(r.stderr:find("renderer launcher", 1, true), all)
+    assert.falsy(r.stderr:find("its launcher is gone", 1, true), all)
   end)
 
   it("keeps an ended renderer's pid (a zombie) until the host has taken its end", function()
     local r = S.app({
       ["main.lua"] = S.MAIN_PRELUDE .. PROC .. [[
-ipcMain.on("bye", function(e)
+ipcMain.on("parent", function(e)
   local pid = math.tointeger(e.processId)
-  -- The host is busy here, so it has not read the launcher's report yet.
+  uv.kill(pid, "sigkill") -- while the host is busy here: it cannot have read the report
   local deadline = os.time() + 10
   while state(pid) ~= "Z" and state(pid) ~= "gone" and os.time() < deadline do end
   uv.sleep(100)
@@ -341,12 +372,12 @@ ipcMain.on("bye", function(e)
 end)
 mh.app.on("web-contents-created", function(_, wc)
   wc.on("render-process-gone", function(_, d)
-    say("gone", d.reason, d.exitCode)
+    say("gone", d.reason, d.signal)
     mh.app.quit()
   end)
 end)
 ]],
-      ["ui.lua"] = S.UI_PRELUDE .. 'ipc.send("bye")\nos.exit(5)\n',
+      ["ui.lua"] = TELL_PARENT,
       ["mainhost.json"] = { main = "main.lua", renderers = { { name = "ui", script = "ui.lua" } } },
     }, { timeout = 20000 })
     S.assert_ok(r)
@@ -354,7 +385,7 @@ end)
     -- the launcher reaps it only when the host says it has the end: until
     -- then the pid (and its process group) cannot be reused
     assert_line(r.stdout, "main: while main is busy: Z", all)
-    assert_line(r.stdout, "main: gone abnormal-exit 5", all)
+    assert_line(r.stdout, "main: gone killed SIGKILL", all)
   end)
 
   it("does not give the launcher up when main held the host past quitTimeoutMs after a kill", function()
