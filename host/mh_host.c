@@ -936,8 +936,10 @@ static void shutdown_host(void) {
   uv_close((uv_handle_t *)&H.gc_timer, our_closed);
   uv_close((uv_handle_t *)&H.half_timer, our_closed);
   mh_chan_group_close(&H.chans);
-  mh_zygote_close();  /* SIGKILL: every renderer is gone, and it may be stopped */
-  while (our_handles > 0 || mh_zygote_handles() > 0) uv_run(H.loop, UV_RUN_NOWAIT);
+  mh_zygote_close(H.cfg->limits.quit_timeout_ms);
+  /* The launcher's exit is a signal away: wait for it, not spin. */
+  while (our_handles > 0 || mh_zygote_handles() > 0)
+    uv_run(H.loop, our_handles > 0 ? UV_RUN_NOWAIT : UV_RUN_ONCE);
   /* 4. luv's, then drain until the loop can close. */
   if (H.L) close_luv_handles(H.L);
   while (uv_loop_close(H.loop) == UV_EBUSY) uv_run(H.loop, UV_RUN_DEFAULT);

@@ -83,6 +83,7 @@ static struct {
   int open, lost_open;      /* poll and watch; lost */
   int live;
   int reaped;               /* libuv reaped it: its pid is no longer its own */
+  int closing;              /* the host is shutting down */
   mh_zygote_exit_cb cb;
 } Z;
 
@@ -128,7 +129,7 @@ static void z_forget_expect(int pid) {
     if (Z.expect[i].pid == pid) Z.expect[i] = Z.expect[--Z.nexpect];
 }
 
-static void z_close_handles(void) {
+static void z_close_handles(int kill_it) {
   if (!Z.open) return;
   Z.open = 0;
   uv_close((uv_handle_t *)&Z.poll, z_closed);
@@ -143,8 +144,8 @@ static void z_close_handles(void) {
   close(Z.rep);
   Z.ctl = Z.rep = -1;
   if (!Z.reaped) {
-    uv_process_kill(&Z.proc, SIGKILL); /* whatever state it is in */
-    uv_ref((uv_handle_t *)&Z.proc);    /* the loop runs until libuv reaps it */
+    if (kill_it) uv_process_kill(&Z.proc, SIGKILL); /* whatever state it is in */
+    uv_ref((uv_handle_t *)&Z.proc);                  /* the loop runs until libuv reaps it */
   }
 }
 
@@ -175,7 +176,7 @@ static void z_gone(const char *why) {
     Z.unread = u;
     Z.unread[Z.nunread++] = rec;
   }
-  z_close_handles();
+  z_close_handles(1);
   uv_ref((uv_handle_t *)&Z.lost); /* the host waits for its renderers' ends */
   uv_timer_start(&Z.lost, z_tell_lost, 0, 0);
 }
@@ -192,6 +193,10 @@ static void z_retire(const char *why) {
 static void z_exited(uv_process_t *p, int64_t status, int sig) {
   Z.reaped = 1;
   uv_close((uv_handle_t *)p, z_closed);
+  if (Z.closing && Z.lost_open) { /* it left on its own: no need for z_bye */
+    Z.lost_open = 0;
+    uv_close((uv_handle_t *)&Z.lost, z_closed);
+  }
   char why[64];
   snprintf(why, sizeof why, "exited (status %d, signal %d)", (int)status, sig);
   z_gone(why);
@@ -411,18 +416,32 @@ int mh_zygote_spawn(char **argv, char **env, const char *cwd, int out_fd, int er
   return a.pid > 0 ? a.pid : -(a.err ? a.err : EAGAIN);
 }
 
-/* At shutdown, when every renderer is gone: SIGKILL (it may be stopped). */
-void mh_zygote_close(void) {
-  if (Z.state == Z_UNTRIED) return;
+/* It did not leave when its sockets closed (it is stopped, say). */
+static void z_bye(uv_timer_t *t) {
+  Z.lost_open = 0;
+  uv_close((uv_handle_t *)t, z_closed);
+  if (!Z.reaped) uv_process_kill(&Z.proc, SIGKILL);
+}
+
+/* At shutdown, when every renderer is gone: its sockets close, and it
+ * reaps what it still holds and exits; SIGKILL after ms if it does not. */
+void mh_zygote_close(unsigned ms) {
+  if (Z.state == Z_UNTRIED || Z.closing) return;
   Z.state = Z_OFF;
-  z_close_handles();
-  if (Z.lost_open) {
-    Z.lost_open = 0;
-    uv_close((uv_handle_t *)&Z.lost, z_closed);
-  }
+  Z.closing = 1;
+  z_close_handles(0);
   free(Z.unread);
   Z.unread = NULL;
   Z.nunread = 0;
+  if (!Z.lost_open) return;
+  uv_timer_stop(&Z.lost);
+  if (Z.reaped) {
+    Z.lost_open = 0;
+    uv_close((uv_handle_t *)&Z.lost, z_closed);
+    return;
+  }
+  uv_ref((uv_handle_t *)&Z.lost);
+  uv_timer_start(&Z.lost, z_bye, ms, 0);
 }
 
 int mh_zygote_handles(void) { return Z.handles; }
@@ -706,6 +725,9 @@ int mh_zygote_main(int argc, char **argv) {
     }
     if ((p[2].revents & POLLERR) || flush_reports() != 0) break;
   }
+  /* The host has acknowledged every end it was sent, if not yet read. */
+  for (size_t i = 0; i < nkids; i++)
+    if (kids[i].reported) waitpid(kids[i].pid, NULL, WNOHANG);
   free(buf);
   free(queue);
   free(kids);

@@ -50,9 +50,10 @@ void mh_zygote_expect_end(int pid, unsigned ms);
  * are any, its report channel keeps the loop alive. */
 void mh_zygote_track(int delta);
 
-/* Shuts it down (SIGKILL, once every renderer is gone). The host runs the
- * loop until mh_zygote_handles(), its handles still open, is 0. */
-void mh_zygote_close(void);
+/* Shuts it down once every renderer is gone: its sockets close, it reaps
+ * what it still holds and exits, or is SIGKILLed after ms. The host runs
+ * the loop until mh_zygote_handles(), its handles still open, is 0. */
+void mh_zygote_close(unsigned ms);
 int mh_zygote_handles(void);
 
 /* `mainhost --zygote`: the launcher's own main. */
