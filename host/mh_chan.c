@@ -105,17 +105,12 @@ static ssize_t read_some(mh_chan_t *c, int how) {
   if (!p) return -ENOMEM;
   if (avail > READ_MAX) avail = READ_MAX;
   ssize_t n;
-  if (how != READ_NOW && spin_recv(c, p, avail, &n)) {
-    if (how == READ_BLOCK_LOOP) uv_update_time(c->poll.loop);
-  } else {
-    for (;;) {
-      n = recv(c->fd, p, avail, how == READ_NOW ? MSG_DONTWAIT : 0);
-      if (how == READ_BLOCK_LOOP) uv_update_time(c->poll.loop);
-      if (n >= 0 || errno != EINTR) break;
-      if (how != READ_NOW) return -EAGAIN;
-    }
-    if (n < 0) n = -errno;
+  if (how == READ_NOW || !spin_recv(c, p, avail, &n)) {
+    do n = recv(c->fd, p, avail, how == READ_NOW ? MSG_DONTWAIT : 0);
+    while (n < 0 && errno == EINTR && how == READ_NOW);
+    if (n < 0) n = errno == EINTR ? -EAGAIN : -errno;
   }
+  if (how == READ_BLOCK_LOOP) uv_update_time(c->poll.loop);
   if (n > 0) mh_framer_commit(&c->in, (size_t)n);
   return n;
 }

@@ -119,17 +119,16 @@ static void renderer_free(mh_renderer_t *r) {
   free(r);
 }
 
-static void handle_closed(uv_handle_t *h) {
-  mh_renderer_t *r = h->data;
+/* One of the renderer's handles is closed (or its forked process's end
+ * reported): the memory goes with the last. */
+static void released(mh_renderer_t *r) {
   our_handles--;
   if (--r->open_handles == 0) renderer_free(r);
 }
 
-static void chan_closed(mh_chan_t *c) {
-  mh_renderer_t *r = c->data;
-  our_handles--;
-  if (--r->open_handles == 0) renderer_free(r);
-}
+static void handle_closed(uv_handle_t *h) { released(h->data); }
+
+static void chan_closed(mh_chan_t *c) { released(c->data); }
 
 mh_renderer_t *mh_host_renderer(int id) {
   if (id < 1 || (size_t)id > H.nids) return NULL;
@@ -400,42 +399,46 @@ static void proc_exit(uv_process_t *p, int64_t status, int sig) {
   renderer_exited(r, status, sig);
 }
 
-/* An end the launcher reported: its process counts as one of the
- * renderer's handles until then, as a uv_process_t does (see
- * spawn_from_spec). assumed: SIGKILLed by the host and not reported in
- * time. pid -1: the launcher is gone, and every renderer it started has
- * had the parent-death signal; none is signalled again (their pids may be
- * reused by now). */
+/* A forked renderer's end: its process counted as one of its handles
+ * until now, as a uv_process_t does (see spawn_from_spec). */
+static void forked_ended(mh_renderer_t *r, int wstatus) {
+  mh_zygote_track(-1);
+  renderer_exited(r, WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 0, WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0);
+  released(r);
+}
+
+/* The launcher's exit callback (mh_zygote.h). assumed: SIGKILLed by the
+ * host and not reported in time. pid -1: the launcher is gone, and every
+ * renderer it started has had the parent-death signal; none is signalled
+ * again (their pids may be reused by now). */
 static void zygote_exit(int pid, int wstatus, int assumed) {
   for (size_t i = 0; i < H.nids; i++) {
     mh_renderer_t *r = H.mem[i];
-    if (!r || !r->via_zygote || !r->spawned || r->exited || (pid != -1 && r->pid != pid)) continue;
+    if (!r || !r->via_zygote || !r->spawned || r->exited) continue;
     if (pid == -1) {
       fprintf(stderr, "mainhost: renderer '%s' (id %d) is stopped: its launcher is gone\n", r->name, r->id);
-      wstatus = SIGTERM; /* as waitpid would say it */
-    } else if (assumed) {
-      fprintf(stderr, "mainhost: renderer '%s' (id %d): no end reported %u ms after SIGKILL; taken as killed\n",
-              r->name, r->id, H.cfg->limits.quit_timeout_ms);
+      forked_ended(r, SIGTERM); /* as waitpid would say it */
+    } else if (r->pid == pid) {
+      if (assumed)
+        fprintf(stderr, "mainhost: renderer '%s' (id %d): no end reported %u ms after SIGKILL; taken as killed\n",
+                r->name, r->id, H.cfg->limits.quit_timeout_ms);
+      forked_ended(r, wstatus);
+      return;
     }
-    mh_zygote_track(-1);
-    renderer_exited(r, WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 0, WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0);
-    our_handles--;
-    if (--r->open_handles == 0) renderer_free(r);
-    if (pid != -1) return;
   }
 }
 
 /* A Lua renderer forked by the launcher (mh_zygote.h): its pid, a negative
- * libuv error code when it could not start, or 1 when the launcher is not
- * there to ask (exec it then). */
+ * libuv error code when it could not start, or MH_ZYGOTE_EXEC when the
+ * launcher is not there to ask (exec it then). */
 static int spawn_via_zygote(mh_renderer_t *r, char **argv, char **env, const char *cwd, int chan_fd) {
-  if (mh_zygote_ready(H.loop, zygote_exit) != 0) return 1;
+  if (mh_zygote_ready(H.loop, zygote_exit) != 0) return MH_ZYGOTE_EXEC;
   int o[2], e[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, o) != 0) return 1;
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, o) != 0) return MH_ZYGOTE_EXEC;
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, e) != 0) {
     close(o[0]);
     close(o[1]);
-    return 1;
+    return MH_ZYGOTE_EXEC;
   }
   int pid = mh_zygote_spawn(argv, env, cwd, o[1], e[1], chan_fd);
   close(o[1]);
@@ -711,22 +714,24 @@ static void spawn_from_spec(mh_spec_t *spec) {
   opts.flags = UV_PROCESS_DETACHED;  /* its own process group, see signal_renderer */
   /* A Lua renderer is forked by the launcher when there is one; otherwise,
    * and for any other program, it is exec'd. */
-  int rcode = rc->script ? spawn_via_zygote(r, (char **)argv, env, rc->cwd, sv[1]) : 1;
-  int with_uv = rcode == 1;
-  if (with_uv) rcode = uv_spawn(H.loop, &r->proc, &opts);
-  else if (rcode > 0) r->pid = rcode, rcode = 0;
+  int rcode = rc->script ? spawn_via_zygote(r, (char **)argv, env, rc->cwd, sv[1]) : MH_ZYGOTE_EXEC;
+  int with_uv = rcode == MH_ZYGOTE_EXEC;
+  if (with_uv) {
+    rcode = uv_spawn(H.loop, &r->proc, &opts);
+  } else if (rcode > 0) {
+    r->pid = rcode;
+    rcode = 0;
+  }
   close(sv[1]);
   sv[1] = -1;
-  r->open_handles += 3;  /* proc (or the launcher's report), out, err: closed whatever happens */
-  our_handles += 3;
+  /* out, err, and the process: libuv's handle (closed whatever happens)
+   * or a forked renderer (released when its end is reported). */
+  int nh = with_uv || rcode == 0 ? 3 : 2;
+  r->open_handles += nh;
+  our_handles += nh;
   if (rcode != 0) {
     snprintf(err, sizeof err, "cannot start '%s': %s", argv[0], uv_strerror(rcode));
-    if (with_uv) {
-      uv_close((uv_handle_t *)&r->proc, handle_closed);
-    } else {  /* the launcher could not: no process handle to close */
-      our_handles--;
-      r->open_handles--;
-    }
+    if (with_uv) uv_close((uv_handle_t *)&r->proc, handle_closed);
     uv_close((uv_handle_t *)&r->out.pipe, handle_closed);
     uv_close((uv_handle_t *)&r->err.pipe, handle_closed);
     goto failed;

@@ -35,13 +35,14 @@
 #include <unistd.h>
 
 #include "lstate.h"
+#include "mh_wire.h"
 
 int mh_renderer_main(int argc, char **argv);
 
 #define ZY_CTL 3
 #define ZY_REP 4
 #define ZY_REQ_MAX (64 * 1024) /* a larger request (a huge environment) is exec'd instead */
-#define ZY_ANSWER_MS 5000      /* a launcher that does not answer is given up */
+#define ZY_ANSWER_MS 5000      /* a launcher slower than this to take or answer a request is retired */
 
 enum { ZY_SPAWN = 1, ZY_ACK = 2 };
 
@@ -59,6 +60,22 @@ struct zy_report {
   int32_t pid, wstatus;
 };
 
+/* Arrays of records in an mh_buf_t: count, element, and removals. */
+#define NRECS(b, T) ((b).len / sizeof(T))
+#define REC(b, T, i) (((T *)(void *)(b).data)[i])
+
+static void drop_front(mh_buf_t *b, size_t bytes) {
+  if (!bytes) return;
+  memmove(b->data, b->data + bytes, b->len - bytes);
+  b->len -= bytes;
+}
+
+/* Removes the record at off, putting the last one in its place. */
+static void drop_at(mh_buf_t *b, size_t off, size_t size) {
+  b->len -= size;
+  if (off != b->len) memcpy(b->data + off, b->data + b->len, size);
+}
+
 /* ---- the host's side ---------------------------------------------------------- */
 
 enum { Z_OFF = -1, Z_UNTRIED = 0, Z_RUNNING = 1, Z_RETIRED = 2 };
@@ -70,15 +87,9 @@ static struct {
   uv_poll_t poll;           /* rep: exit reports in, acknowledgements out */
   uv_timer_t lost;          /* tells the host, from the loop, that it is gone */
   uv_timer_t watch;         /* the deadlines below */
-  struct zy_expect {
-    int pid;
-    uint64_t deadline;
-  } *expect;                /* renderers killed, whose end it must report */
-  size_t nexpect;
-  struct zy_report *unread; /* reports read as it went, delivered before that */
-  size_t nunread;
-  int32_t *acks;            /* acknowledgements waiting for room in rep */
-  size_t nacks;
+  mh_buf_t expect;          /* struct zy_expect: renderers killed, whose end it must report */
+  mh_buf_t unread;          /* struct zy_report: read as it went, delivered before that */
+  mh_buf_t acks;            /* int32_t: acknowledgements waiting for room in rep */
   int handles;              /* ours still open: the host waits for 0 at shutdown */
   int open, lost_open;      /* poll and watch; lost */
   int live;
@@ -86,6 +97,11 @@ static struct {
   int closing;              /* the host is shutting down */
   mh_zygote_exit_cb cb;
 } Z;
+
+struct zy_expect {
+  int pid;
+  uint64_t deadline;
+};
 
 static void z_closed(uv_handle_t *h) {
   (void)h;
@@ -97,36 +113,34 @@ static uint64_t now_ms(void) { return uv_hrtime() / 1000000; }
 static void z_io(uv_poll_t *h, int status, int events);
 
 static void z_set_events(void) {
-  if (Z.open) uv_poll_start(&Z.poll, UV_READABLE | (Z.nacks ? UV_WRITABLE : 0), z_io);
+  if (Z.open) uv_poll_start(&Z.poll, UV_READABLE | (Z.acks.len ? UV_WRITABLE : 0), z_io);
 }
 
 static void z_flush_acks(void) {
   size_t i = 0;
-  while (i < Z.nacks) {
-    struct zy_ack a = {ZY_ACK, Z.acks[i]};
+  while (i < NRECS(Z.acks, int32_t)) {
+    struct zy_ack a = {ZY_ACK, REC(Z.acks, int32_t, i)};
     ssize_t w = send(Z.rep, &a, sizeof a, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (w < 0 && errno == EINTR) continue;
     if (w != (ssize_t)sizeof a) break; /* no room: when rep is writable */
     i++;
   }
-  if (i) memmove(Z.acks, Z.acks + i, (Z.nacks - i) * sizeof *Z.acks);
-  Z.nacks -= i;
+  drop_front(&Z.acks, i * sizeof(int32_t));
 }
 
 /* The launcher keeps an ended renderer unreaped (a zombie, holding its pid
  * and process group) until this tells it the host has taken the end. */
-static void z_ack(int pid) {
-  int32_t *a = realloc(Z.acks, (Z.nacks + 1) * sizeof *a);
-  if (a) {
-    Z.acks = a;
-    Z.acks[Z.nacks++] = pid;
-  }
+static void z_ack(int32_t pid) {
+  mh_buf_put(&Z.acks, &pid, sizeof pid);
   z_flush_acks();
 }
 
 static void z_forget_expect(int pid) {
-  for (size_t i = 0; i < Z.nexpect; i++)
-    if (Z.expect[i].pid == pid) Z.expect[i] = Z.expect[--Z.nexpect];
+  for (size_t i = 0; i < NRECS(Z.expect, struct zy_expect); i++)
+    if (REC(Z.expect, struct zy_expect, i).pid == pid) {
+      drop_at(&Z.expect, i * sizeof(struct zy_expect), sizeof(struct zy_expect));
+      return;
+    }
 }
 
 static void z_close_handles(int kill_it) {
@@ -134,12 +148,8 @@ static void z_close_handles(int kill_it) {
   Z.open = 0;
   uv_close((uv_handle_t *)&Z.poll, z_closed);
   uv_close((uv_handle_t *)&Z.watch, z_closed);
-  free(Z.expect);
-  Z.expect = NULL;
-  Z.nexpect = 0;
-  free(Z.acks);
-  Z.acks = NULL;
-  Z.nacks = 0;
+  mh_buf_free(&Z.expect);
+  mh_buf_free(&Z.acks);
   close(Z.ctl);
   close(Z.rep);
   Z.ctl = Z.rep = -1;
@@ -152,10 +162,9 @@ static void z_close_handles(int kill_it) {
 static void z_tell_lost(uv_timer_t *t) {
   Z.lost_open = 0;
   uv_close((uv_handle_t *)t, z_closed);
-  for (size_t i = 0; i < Z.nunread; i++) Z.cb(Z.unread[i].pid, Z.unread[i].wstatus, 0);
-  free(Z.unread);
-  Z.unread = NULL;
-  Z.nunread = 0;
+  for (size_t i = 0; i < NRECS(Z.unread, struct zy_report); i++)
+    Z.cb(REC(Z.unread, struct zy_report, i).pid, REC(Z.unread, struct zy_report, i).wstatus, 0);
+  mh_buf_free(&Z.unread);
   Z.cb(-1, 0, 0);
 }
 
@@ -170,12 +179,8 @@ static void z_gone(const char *why) {
     fprintf(stderr, "mainhost: the renderer launcher %s\n", why);
   Z.state = Z_OFF;
   struct zy_report rec;
-  while (recv(Z.rep, &rec, sizeof rec, MSG_DONTWAIT) == (ssize_t)sizeof rec) {
-    struct zy_report *u = realloc(Z.unread, (Z.nunread + 1) * sizeof *u);
-    if (!u) break;
-    Z.unread = u;
-    Z.unread[Z.nunread++] = rec;
-  }
+  while (recv(Z.rep, &rec, sizeof rec, MSG_DONTWAIT) == (ssize_t)sizeof rec)
+    if (mh_buf_put(&Z.unread, &rec, sizeof rec) != 0) break;
   z_close_handles(1);
   uv_ref((uv_handle_t *)&Z.lost); /* the host waits for its renderers' ends */
   uv_timer_start(&Z.lost, z_tell_lost, 0, 0);
@@ -304,41 +309,35 @@ static void z_watch(uv_timer_t *t) {
   if (!Z.open) return;
   uint64_t now = now_ms(), next = UINT64_MAX;
   size_t i = 0;
-  while (i < Z.nexpect) {
-    if (Z.expect[i].deadline > now) {
-      if (Z.expect[i].deadline < next) next = Z.expect[i].deadline;
+  while (i < NRECS(Z.expect, struct zy_expect)) {
+    struct zy_expect x = REC(Z.expect, struct zy_expect, i);
+    if (x.deadline > now) {
+      if (x.deadline < next) next = x.deadline;
       i++;
       continue;
     }
-    int pid = Z.expect[i].pid;
-    Z.expect[i] = Z.expect[--Z.nexpect];
-    Z.cb(pid, SIGKILL, 1);
+    drop_at(&Z.expect, i * sizeof x, sizeof x);
+    Z.cb(x.pid, SIGKILL, 1);
     if (!Z.open) return;
   }
-  if (Z.nexpect) uv_timer_start(t, z_watch, next - now, 0);
+  if (Z.expect.len) uv_timer_start(t, z_watch, next - now, 0);
 }
 
 void mh_zygote_expect_end(int pid, unsigned ms) {
   if (!Z.open) return;
-  for (size_t i = 0; i < Z.nexpect; i++)
-    if (Z.expect[i].pid == pid) return;
-  struct zy_expect *x = realloc(Z.expect, (Z.nexpect + 1) * sizeof *x);
-  if (!x) return;
-  Z.expect = x;
-  Z.expect[Z.nexpect].pid = pid;
-  Z.expect[Z.nexpect].deadline = now_ms() + ms; /* not the loop's time: it may be old */
-  Z.nexpect++;
+  for (size_t i = 0; i < NRECS(Z.expect, struct zy_expect); i++)
+    if (REC(Z.expect, struct zy_expect, i).pid == pid) return;
+  struct zy_expect x = {pid, now_ms() + ms}; /* not the loop's time: it may be old */
+  if (mh_buf_put(&Z.expect, &x, sizeof x) != 0) return;
   if (!uv_is_active((uv_handle_t *)&Z.watch)) uv_timer_start(&Z.watch, z_watch, ms, 0);
 }
 
-static size_t put_strs(char *p, char **v, uint32_t n) {
-  size_t k = 0;
-  for (uint32_t i = 0; i < n; i++) {
-    size_t l = strlen(v[i]) + 1;
-    if (p) memcpy(p + k, v[i], l);
-    k += l;
-  }
-  return k;
+/* Puts each string of v with its NUL: how many, or -1 out of memory. */
+static long put_strv(mh_buf_t *b, char **v) {
+  long n = 0;
+  for (; v[n]; n++)
+    if (mh_buf_put(b, v[n], strlen(v[n]) + 1) != 0) return -1;
+  return n;
 }
 
 /* poll() for one descriptor, EINTR retried: > 0 ready, 0 timed out. */
@@ -354,17 +353,16 @@ int mh_zygote_spawn(char **argv, char **env, const char *cwd, int out_fd, int er
   if (Z.state != Z_RUNNING) return MH_ZYGOTE_EXEC;
   z_flush_acks();
   struct zy_head h = {ZY_SPAWN, 0, 0, cwd != NULL};
-  while (argv[h.argc]) h.argc++;
-  while (env[h.envc]) h.envc++;
-  size_t need = sizeof h + put_strs(NULL, argv, h.argc) + put_strs(NULL, env, h.envc) + (cwd ? strlen(cwd) + 1 : 0);
-  if (need > ZY_REQ_MAX) return MH_ZYGOTE_EXEC;
-  char *buf = malloc(need);
-  if (!buf) return MH_ZYGOTE_EXEC;
-  memcpy(buf, &h, sizeof h);
-  size_t k = sizeof h;
-  k += put_strs(buf + k, argv, h.argc);
-  k += put_strs(buf + k, env, h.envc);
-  if (cwd) memcpy(buf + k, cwd, strlen(cwd) + 1);
+  mh_buf_t req = {0};
+  long na, ne;
+  if (mh_buf_put(&req, &h, sizeof h) != 0 || (na = put_strv(&req, argv)) < 0 || (ne = put_strv(&req, env)) < 0 ||
+      (cwd && mh_buf_put(&req, cwd, strlen(cwd) + 1) != 0) || req.len > ZY_REQ_MAX) {
+    mh_buf_free(&req); /* out of memory, or too large for one packet */
+    return MH_ZYGOTE_EXEC;
+  }
+  h.argc = (uint32_t)na;
+  h.envc = (uint32_t)ne;
+  memcpy(req.data, &h, sizeof h);
 
   int fds[3] = {out_fd, err_fd, chan_fd};
   union {
@@ -372,7 +370,7 @@ int mh_zygote_spawn(char **argv, char **env, const char *cwd, int out_fd, int er
     struct cmsghdr align;
   } u;
   memset(&u, 0, sizeof u);
-  struct iovec iov = {buf, need};
+  struct iovec iov = {req.data, req.len};
   struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b, .msg_controllen = sizeof u.b};
   struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
   cm->cmsg_level = SOL_SOCKET;
@@ -388,7 +386,8 @@ int mh_zygote_spawn(char **argv, char **env, const char *cwd, int out_fd, int er
     if (n < 0 && e == EAGAIN && tries++ == 0 && wait_fd(Z.ctl, POLLOUT, ZY_ANSWER_MS) > 0) continue;
     break;
   }
-  free(buf);
+  size_t need = req.len;
+  mh_buf_free(&req);
   if (n < 0 && (e == EMSGSIZE || e == ENOBUFS || e == ENOMEM)) return MH_ZYGOTE_EXEC; /* this one only */
   if (n < 0 && e == EAGAIN) {
     z_retire("did not take a request");
@@ -430,9 +429,7 @@ void mh_zygote_close(unsigned ms) {
   Z.state = Z_OFF;
   Z.closing = 1;
   z_close_handles(0);
-  free(Z.unread);
-  Z.unread = NULL;
-  Z.nunread = 0;
+  mh_buf_free(&Z.unread);
   if (!Z.lost_open) return;
   uv_timer_stop(&Z.lost);
   if (Z.reaped) {
@@ -533,15 +530,12 @@ static void answer(int32_t pid, int32_t err) {
 }
 
 /* The renderers it started and has not yet been told to reap. */
-static struct kid {
+struct kid {
   pid_t pid;
   int reported;
-} *kids;
-static size_t nkids, capkids;
-
-/* Exit reports waiting for room in the report channel. */
-static struct zy_report *queue;
-static size_t nqueue, capqueue;
+};
+static mh_buf_t kids;  /* struct kid */
+static mh_buf_t queue; /* struct zy_report: waiting for room in the report channel */
 
 static void serve(char *buf, ssize_t n, struct msghdr *m, sigset_t *mask) {
   int fds[3] = {-1, -1, -1}, nfds = 0;
@@ -562,23 +556,14 @@ static void serve(char *buf, ssize_t n, struct msghdr *m, sigset_t *mask) {
   if (nfds == 3 && n >= (ssize_t)sizeof h && !(m->msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
     memcpy(&h, buf, sizeof h);
     /* Every string takes at least its NUL: the counts are bounded by n. */
-    if (h.argc >= 3 && h.argc <= (size_t)n && h.envc <= (size_t)n && (argv = split(&p, end, h.argc)) &&
+    if (h.type == ZY_SPAWN && h.argc >= 3 && h.argc <= (size_t)n && h.envc <= (size_t)n && (argv = split(&p, end, h.argc)) &&
         (env = split(&p, end, h.envc))) {
       cwd = h.has_cwd ? p : NULL;
       if (!cwd || memchr(p, 0, (size_t)(end - p))) err = 0;
     }
   }
   pid_t pid = -1;
-  if (!err && nkids == capkids) {
-    size_t cap = capkids ? capkids * 2 : 64;
-    struct kid *k = realloc(kids, cap * sizeof *k);
-    if (k) {
-      kids = k;
-      capkids = cap;
-    } else {
-      err = ENOMEM;
-    }
-  }
+  if (!err && mh_buf_reserve(&kids, sizeof(struct kid)) != 0) err = ENOMEM; /* room before the fork */
   if (!err) {
     int ep[2];
     if (pipe2(ep, O_CLOEXEC) != 0) {
@@ -608,19 +593,18 @@ static void serve(char *buf, ssize_t n, struct msghdr *m, sigset_t *mask) {
   if (pid > 0 && err) {
     waitpid(pid, NULL, 0); /* its set-up failed, it has exited: never reported */
   } else if (pid > 0) {
-    kids[nkids].pid = pid;
-    kids[nkids].reported = 0;
-    nkids++;
+    struct kid k = {pid, 0};
+    mh_buf_put(&kids, &k, sizeof k); /* reserved above */
   }
   answer(err ? 0 : pid, err);
 }
 
 /* The host has taken this exit: the zombie can go. */
 static void reap(pid_t pid) {
-  for (size_t i = 0; i < nkids; i++) {
-    if (kids[i].pid != pid || !kids[i].reported) continue;
+  for (size_t i = 0; i < NRECS(kids, struct kid); i++) {
+    if (REC(kids, struct kid, i).pid != pid || !REC(kids, struct kid, i).reported) continue;
     waitpid(pid, NULL, WNOHANG);
-    kids[i] = kids[--nkids];
+    drop_at(&kids, i * sizeof(struct kid), sizeof(struct kid));
     return;
   }
 }
@@ -629,39 +613,30 @@ static void reap(pid_t pid) {
  * each a zombie (WNOWAIT): its pid and process group stay its own until
  * the host acknowledges, so the host never signals a pid reused since. */
 static void collect(void) {
-  for (size_t i = 0; i < nkids; i++) {
-    if (kids[i].reported) continue;
+  for (size_t i = 0; i < NRECS(kids, struct kid); i++) {
+    struct kid *k = &REC(kids, struct kid, i);
+    if (k->reported) continue;
     siginfo_t si;
     memset(&si, 0, sizeof si);
-    if (waitid(P_PID, (id_t)kids[i].pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0 || si.si_pid != kids[i].pid)
-      continue;
-    if (nqueue == capqueue) {
-      size_t cap = capqueue ? capqueue * 2 : 64;
-      struct zy_report *q = realloc(queue, cap * sizeof *q);
-      if (!q) return; /* the rest at the next SIGCHLD */
-      queue = q;
-      capqueue = cap;
-    }
+    if (waitid(P_PID, (id_t)k->pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0 || si.si_pid != k->pid) continue;
     int st = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8
                                       : (si.si_status & 0x7f) | (si.si_code == CLD_DUMPED ? 0x80 : 0);
-    queue[nqueue].pid = kids[i].pid;
-    queue[nqueue].wstatus = st;
-    nqueue++;
-    kids[i].reported = 1;
+    struct zy_report rec = {k->pid, st};
+    if (mh_buf_put(&queue, &rec, sizeof rec) != 0) return; /* the rest at the next SIGCHLD */
+    k->reported = 1;
   }
 }
 
 static int flush_reports(void) {
   size_t i = 0;
-  while (i < nqueue) {
-    ssize_t w = send(ZY_REP, &queue[i], sizeof queue[i], MSG_DONTWAIT | MSG_NOSIGNAL);
+  while (i < NRECS(queue, struct zy_report)) {
+    ssize_t w = send(ZY_REP, &REC(queue, struct zy_report, i), sizeof(struct zy_report), MSG_DONTWAIT | MSG_NOSIGNAL);
     if (w < 0 && errno == EINTR) continue;
     if (w < 0 && errno == EAGAIN) break;
     if (w < 0) return -1;
     i++;
   }
-  if (i) memmove(queue, queue + i, (nqueue - i) * sizeof *queue);
-  nqueue -= i;
+  drop_front(&queue, i * sizeof(struct zy_report));
   return 0;
 }
 
@@ -693,7 +668,7 @@ int mh_zygote_main(int argc, char **argv) {
     return 1;
   }
   for (;;) {
-    struct pollfd p[3] = {{ZY_CTL, POLLIN, 0}, {sfd, POLLIN, 0}, {ZY_REP, POLLIN | (nqueue ? POLLOUT : 0), 0}};
+    struct pollfd p[3] = {{ZY_CTL, POLLIN, 0}, {sfd, POLLIN, 0}, {ZY_REP, POLLIN | (queue.len ? POLLOUT : 0), 0}};
     if (poll(p, 3, -1) < 0) {
       if (errno == EINTR) continue;
       break;
@@ -726,10 +701,10 @@ int mh_zygote_main(int argc, char **argv) {
     if ((p[2].revents & POLLERR) || flush_reports() != 0) break;
   }
   /* The host has acknowledged every end it was sent, if not yet read. */
-  for (size_t i = 0; i < nkids; i++)
-    if (kids[i].reported) waitpid(kids[i].pid, NULL, WNOHANG);
+  for (size_t i = 0; i < NRECS(kids, struct kid); i++)
+    if (REC(kids, struct kid, i).reported) waitpid(REC(kids, struct kid, i).pid, NULL, WNOHANG);
   free(buf);
-  free(queue);
-  free(kids);
+  mh_buf_free(&queue);
+  mh_buf_free(&kids);
   return 0;
 }
