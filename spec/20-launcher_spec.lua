@@ -36,6 +36,23 @@ end
 -- A renderer that tells main its parent, then waits (its channel keeps it).
 local TELL_PARENT = S.UI_PRELUDE .. PROC .. 'ipc.send("parent", ppid())\n'
 
+-- Runs an app whose main.lua is main after the preludes and PROC, with
+-- renderers (config entries) whose scripts are TELL_PARENT unless
+-- opts.files has them; opts: files, limits, env. Fails the spec unless
+-- the app exits 0. Returns the result and all its output.
+local function launch(main, renderers, opts)
+  opts = opts or {}
+  local files = opts.files or {}
+  files["main.lua"] = S.MAIN_PRELUDE .. PROC .. main
+  for _, rd in ipairs(renderers) do files[rd.script] = files[rd.script] or TELL_PARENT end
+  files["mainhost.json"] = { main = "main.lua", limits = opts.limits, renderers = renderers }
+  local r = S.app(files, { env = opts.env, timeout = 30000 })
+  S.assert_ok(r)
+  return r, r.stdout .. r.stderr
+end
+
+local UI = { { name = "ui", script = "ui.lua" } }
+
 -- What a renderer reports of itself: its pid, its parent, where mainhost's
 -- executable is mapped, and the kinds of its open descriptors.
 local WHOAMI = S.UI_PRELUDE .. PROC .. [[
@@ -57,7 +74,7 @@ end
 ipc.invoke("whoami", uv.os_getpid(), ppid(), exe_base(), fd_kinds())
 ]]
 
-local MAIN = S.MAIN_PRELUDE .. PROC .. [[
+local MAIN = [[
 local n = 0
 ipcMain.handle("whoami", function(e, pid, ppid, base, fds)
   pid = math.tointeger(pid) -- luv's getpid is a float
@@ -81,14 +98,8 @@ end)
 ]]
 
 local function run(env)
-  local r = S.app({
-    ["main.lua"] = MAIN,
-    ["a.lua"] = WHOAMI,
-    ["b.lua"] = WHOAMI,
-    ["mainhost.json"] = { main = "main.lua", renderers = { { name = "a", script = "a.lua" }, { name = "b", script = "b.lua" } } },
-  }, { env = env, timeout = 20000 })
-  S.assert_ok(r)
-  return r
+  return (launch(MAIN, { { name = "a", script = "a.lua" }, { name = "b", script = "b.lua" } },
+    { env = env, files = { ["a.lua"] = WHOAMI, ["b.lua"] = WHOAMI } }))
 end
 
 local function field(r, who, key)
@@ -159,8 +170,7 @@ describe("the renderer launcher", function()
   for _, mode in ipairs({ { "forked", nil }, { "exec'd", { "MAINHOST_ZYGOTE=0" } } }) do
     it("reports how a " .. mode[1] .. " renderer ended: a status, a signal, a script that does not load, a bad cwd",
       function()
-        local r = S.app({
-          ["main.lua"] = S.MAIN_PRELUDE .. [[
+        local r, all = launch([[
 local left = 5
 ipcMain.on("parent", function(_, ppid) say("alive parent-is-host", tostring(ppid == uv.os_getpid())) end)
 mh.app.on("web-contents-created", function(_, wc)
@@ -172,20 +182,17 @@ mh.app.on("web-contents-created", function(_, wc)
 end)
 -- createRenderer checks nothing on disk (a config's cwd is checked at load).
 mh.createRenderer({ name = "nowhere", script = "three.lua", cwd = "no/such/dir" })
-]],
+]], {
+          { name = "three", script = "three.lua" },
+          { name = "alive", script = "alive.lua" },
+          { name = "abrt", script = "abrt.lua" },
+          { name = "broken", script = "broken.lua" },
+        }, { env = mode[2], files = {
           ["three.lua"] = "os.exit(3)\n",
           ["alive.lua"] = TELL_PARENT .. "os.exit(0)\n",
           ["abrt.lua"] = 'local uv = require("luv") uv.kill(uv.os_getpid(), "sigabrt") uv.sleep(10000)\n',
           ["broken.lua"] = "this is not lua\n",
-          ["mainhost.json"] = { main = "main.lua", renderers = {
-            { name = "three", script = "three.lua" },
-            { name = "alive", script = "alive.lua" },
-            { name = "abrt", script = "abrt.lua" },
-            { name = "broken", script = "broken.lua" },
-          } },
-        }, { env = mode[2], timeout = 20000 })
-        S.assert_ok(r)
-        local all = r.stdout .. r.stderr
+        } })
         assert_line(r.stdout, "main: alive parent-is-host " .. tostring(mode[2] ~= nil), all)
         assert_line(r.stdout, "main: alive clean-exit 0 - -", all)
         assert_line(r.stdout, "main: three abnormal-exit 3 - -", all)
@@ -198,8 +205,7 @@ mh.createRenderer({ name = "nowhere", script = "three.lua", cwd = "no/such/dir" 
   end
 
   it("stops its renderers when it is killed, and later renderers are exec'd", function()
-    local r = S.app({
-      ["main.lua"] = S.MAIN_PRELUDE .. [[
+    local r, all = launch([[
 local round = 0
 ipcMain.on("parent", function(e, ppid)
   round = round + 1
@@ -215,13 +221,7 @@ mh.app.on("web-contents-created", function(_, wc)
     say("gone", d.reason, d.signal or "-", tostring(d.restarting))
   end)
 end)
-]],
-      ["ui.lua"] = TELL_PARENT,
-      ["mainhost.json"] = { main = "main.lua", renderers = {
-        { name = "ui", script = "ui.lua", restart = "on-failure", maxRestarts = 1 } } },
-    }, { timeout = 30000 })
-    S.assert_ok(r)
-    local all = r.stdout .. r.stderr
+]], { { name = "ui", script = "ui.lua", restart = "on-failure", maxRestarts = 1 } })
     assert_line(r.stdout, "main: round 1 parent-is-host false", all)
     assert_line(r.stderr, "mainhost: renderer 'ui' (id 1) is stopped: its launcher is gone", all)
     assert_line(r.stdout, "main: gone killed SIGTERM true", all) -- its parent-death signal
@@ -229,8 +229,7 @@ end)
   end)
 
   it("execs a renderer whose launch finds the launcher gone, and stops the ones it had started", function()
-    local r = S.app({
-      ["main.lua"] = S.MAIN_PRELUDE .. PROC .. [[
+    local r, all = launch([[
 ipcMain.on("parent", function(e, ppid)
   if e.sender.name == "first" then
     uv.kill(ppid, "sigkill") -- the launcher: a zombie until the host's loop reaps it
@@ -245,12 +244,7 @@ end)
 mh.app.on("web-contents-created", function(_, wc)
   wc.on("render-process-gone", function(_, d) say("gone", wc.name, d.reason, d.signal or "-") end)
 end)
-]],
-      ["ui.lua"] = TELL_PARENT,
-      ["mainhost.json"] = { main = "main.lua", renderers = { { name = "first", script = "ui.lua" } } },
-    }, { timeout = 30000 })
-    S.assert_ok(r)
-    local all = r.stdout .. r.stderr
+]], { { name = "first", script = "ui.lua" } })
     assert.truthy(r.stderr:find("mainhost: the renderer launcher cannot be reached", 1, true), all)
     assert_line(r.stdout, "main: second's parent-is-host true", all)
     assert_line(r.stdout, "main: gone first killed SIGTERM", all)
@@ -258,12 +252,11 @@ end)
   end)
 
   it("seeds math.random in each renderer: ten forked at once draw ten different numbers", function()
-    local renderers, files = {}, {}
+    local renderers = {}
     for i = 1, 10 do
       renderers[i] = { name = "r" .. i, script = "draw.lua" }
     end
-    files["draw.lua"] = S.UI_PRELUDE .. 'ipc.send("drew", math.random(1, 1 << 62))\n'
-    files["main.lua"] = S.MAIN_PRELUDE .. [[
+    local r, all = launch([[
 local seen, n = {}, 0
 ipcMain.on("drew", function(_, x)
   n = n + 1
@@ -271,18 +264,13 @@ ipcMain.on("drew", function(_, x)
   seen[x] = true
   if n == 10 then say("drawn", n) mh.app.quit() end
 end)
-]]
-    files["mainhost.json"] = { main = "main.lua", renderers = renderers }
-    local r = S.app(files, { timeout = 20000 })
-    S.assert_ok(r)
-    local all = r.stdout .. r.stderr
+]], renderers, { files = { ["draw.lua"] = S.UI_PRELUDE .. 'ipc.send("drew", math.random(1, 1 << 62))\n' } })
     assert_line(r.stdout, "main: drawn 10", all)
     assert.falsy(r.stdout:find("main: repeated", 1, true), all)
   end)
 
   it("keeps none of the files main had open when it started", function()
-    local r = S.app({
-      ["main.lua"] = S.MAIN_PRELUDE .. [[
+    local r, all = launch([[
 local path = os.tmpname()
 local held = assert(io.open(path, "w")) -- Lua opens files without close-on-exec
 ipcMain.on("parent", function(_, ppid)
@@ -299,39 +287,26 @@ ipcMain.on("parent", function(_, ppid)
   os.remove(path)
   mh.app.quit()
 end)
-]],
-      ["ui.lua"] = TELL_PARENT,
-      ["mainhost.json"] = { main = "main.lua", renderers = { { name = "ui", script = "ui.lua" } } },
-    }, { timeout = 20000 })
-    S.assert_ok(r)
-    local all = r.stdout .. r.stderr
+]], UI)
     assert.falsy(r.stdout:find("main: launcher holds", 1, true), all)
     -- 0 and 1 /dev/null, 2 the host's stderr, 3 and 4 its channels, the signalfd
     assert_line(r.stdout, "main: launcher fds 6", all)
   end)
 
   it("does not let a stopped launcher hold a quit, nor give it up for that", function()
-    local r = S.app({
-      ["main.lua"] = S.MAIN_PRELUDE .. [[
+    local r, all = launch([[
 ipcMain.on("parent", function(_, ppid)
   uv.kill(ppid, "sigstop") -- the launcher: it can no longer report the renderer's end
   mh.app.quit()
 end)
-]],
-      ["ui.lua"] = TELL_PARENT,
-      ["mainhost.json"] = { main = "main.lua", limits = { quitTimeoutMs = 200 },
-        renderers = { { name = "ui", script = "ui.lua" } } },
-    }, { timeout = 20000 })
-    S.assert_ok(r)
-    local all = r.stdout .. r.stderr
+]], UI, { limits = { quitTimeoutMs = 200 } })
     -- closed, then SIGTERM and SIGKILL 200 ms apart, then 200 ms for the report
     assert_line(r.stderr, "mainhost: renderer 'ui' (id 1): no end reported 200 ms after SIGKILL; taken as killed", all)
     assert.falsy(r.stderr:find("renderer launcher", 1, true), all)
   end)
 
   it("takes no other renderer down with one whose end comes late (quitTimeoutMs 0)", function()
-    local r = S.app({
-      ["main.lua"] = S.MAIN_PRELUDE .. [[
+    local r, all = launch([[
 local wcs = {}
 mh.app.on("web-contents-created", function(_, wc)
   wcs[wc.name] = wc
@@ -345,14 +320,10 @@ ipcMain.on("parent", function()
   wcs.b.send("ping")
 end)
 ipcMain.on("pong", function() say("b answered") mh.app.quit() end)
-]],
-      ["a.lua"] = TELL_PARENT,
-      ["b.lua"] = TELL_PARENT .. 'ipc.on("ping", function() ipc.send("pong") end)\n',
-      ["mainhost.json"] = { main = "main.lua", limits = { quitTimeoutMs = 0 },
-        renderers = { { name = "a", script = "a.lua" }, { name = "b", script = "b.lua" } } },
-    }, { timeout = 20000 })
-    S.assert_ok(r)
-    local all = r.stdout .. r.stderr
+]], { { name = "a", script = "a.lua" }, { name = "b", script = "b.lua" } }, {
+      files = { ["b.lua"] = TELL_PARENT .. 'ipc.on("ping", function() ipc.send("pong") end)\n' },
+      limits = { quitTimeoutMs = 0 },
+    })
     assert_line(r.stdout, "main: gone a killed", all)
     assert_line(r.stdout, "main: b answered", all)
     assert.falsy(r.stderr:find("renderer launcher", 1, true), all)
@@ -360,8 +331,7 @@ ipcMain.on("pong", function() say("b answered") mh.app.quit() end)
   end)
 
   it("keeps an ended renderer's pid (a zombie) until the host has taken its end", function()
-    local r = S.app({
-      ["main.lua"] = S.MAIN_PRELUDE .. PROC .. [[
+    local r, all = launch([[
 ipcMain.on("parent", function(e)
   local pid = math.tointeger(e.processId)
   uv.kill(pid, "sigkill") -- while the host is busy here: it cannot have read the report
@@ -376,12 +346,7 @@ mh.app.on("web-contents-created", function(_, wc)
     mh.app.quit()
   end)
 end)
-]],
-      ["ui.lua"] = TELL_PARENT,
-      ["mainhost.json"] = { main = "main.lua", renderers = { { name = "ui", script = "ui.lua" } } },
-    }, { timeout = 20000 })
-    S.assert_ok(r)
-    local all = r.stdout .. r.stderr
+]], UI)
     -- the launcher reaps it only when the host says it has the end: until
     -- then the pid (and its process group) cannot be reused
     assert_line(r.stdout, "main: while main is busy: Z", all)
@@ -389,8 +354,7 @@ end)
   end)
 
   it("does not give the launcher up when main held the host past quitTimeoutMs after a kill", function()
-    local r = S.app({
-      ["main.lua"] = S.MAIN_PRELUDE .. [[
+    local r, all = launch([[
 ipcMain.on("parent", function(e, ppid)
   if e.sender.name == "first" then
     e.sender.kill("SIGKILL") -- the launcher reports it at once, but main holds the host
@@ -406,13 +370,7 @@ mh.app.on("web-contents-created", function(_, wc)
     if wc.name == "first" then mh.createRenderer({ name = "second", script = "ui.lua" }) end
   end)
 end)
-]],
-      ["ui.lua"] = TELL_PARENT,
-      ["mainhost.json"] = { main = "main.lua", limits = { quitTimeoutMs = 200 },
-        renderers = { { name = "first", script = "ui.lua" } } },
-    }, { timeout = 20000 })
-    S.assert_ok(r)
-    local all = r.stdout .. r.stderr
+]], { { name = "first", script = "ui.lua" } }, { limits = { quitTimeoutMs = 200 } })
     assert_line(r.stdout, "main: gone first killed SIGKILL", all)
     assert_line(r.stdout, "main: second's parent-is-host false", all)
     assert.falsy(r.stderr:find("renderer launcher", 1, true), all)
