@@ -375,4 +375,51 @@ end)
     assert_line(r.stdout, "main: second's parent-is-host false", all)
     assert.falsy(r.stderr:find("renderer launcher", 1, true), all)
   end)
+
+  it("execs a renderer whose request is too large for the launcher (a 70 KB environment), and only that one", function()
+    local r, all = launch([[
+ipcMain.on("parent", function(e, ppid)
+  say(e.sender.name, "parent-is-host", tostring(ppid == uv.os_getpid()))
+  if e.sender.name == "small" then
+    mh.createRenderer({ name = "big", script = "ui.lua", env = { BIG = ("x"):rep(70000) } })
+  elseif e.sender.name == "big" then
+    mh.createRenderer({ name = "after", script = "ui.lua" })
+  else
+    mh.app.quit()
+  end
+end)
+]], { { name = "small", script = "ui.lua" } })
+    assert_line(r.stdout, "main: small parent-is-host false", all)
+    assert_line(r.stdout, "main: big parent-is-host true", all)
+    assert_line(r.stdout, "main: after parent-is-host false", all)
+    assert.falsy(r.stderr:find("renderer launcher", 1, true), all)
+  end)
+
+  it("retires a launcher that does not answer: that launch fails, later ones are exec'd, its renderers run on", function()
+    local r, all = launch([[
+ipcMain.on("parent", function(e, ppid)
+  say(e.sender.name, "parent-is-host", tostring(ppid == uv.os_getpid()))
+  if e.sender.name == "first" then
+    uv.kill(ppid, "sigstop") -- the launcher: the next request waits 5 s for an answer
+    mh.createRenderer({ name = "second", script = "ui.lua" })
+    mh.createRenderer({ name = "third", script = "ui.lua" })
+    uv.kill(ppid, "sigcont")
+  elseif e.sender.name == "third" then
+    mh.webContents.fromId(1).send("ping")
+  end
+end)
+ipcMain.on("pong", function() say("first answered") mh.app.quit() end)
+mh.app.on("web-contents-created", function(_, wc)
+  wc.on("render-process-gone", function(_, d) say("gone", wc.name, d.reason, d.error or "-") end)
+end)
+]], { { name = "first", script = "first.lua" } }, {
+      files = { ["first.lua"] = TELL_PARENT .. 'ipc.on("ping", function() ipc.send("pong") end)\n', ["ui.lua"] = TELL_PARENT },
+    })
+    assert_line(r.stderr, "mainhost: the renderer launcher did not answer a request; Lua renderers are exec'd from now on",
+      all)
+    assert_line(r.stdout, "main: first parent-is-host false", all)
+    assert_line(r.stdout, "main: gone second launch-failed cannot start '" .. t.bin .. "': connection timed out", all)
+    assert_line(r.stdout, "main: third parent-is-host true", all)
+    assert_line(r.stdout, "main: first answered", all)
+  end)
 end)
